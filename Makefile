@@ -1,0 +1,56 @@
+# One entry point. `make demo` and `make test` do all set-up on a fresh machine
+# with python3.11 on PATH: uv is bootstrapped from PyPI into .tools/, then .venv is
+# synced to exactly build/requirements.lock (+ the dev lock) and greenkfp installed.
+
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.greenkfp-synced
+LOCKS := build/requirements.lock build/requirements-dev.lock
+
+.PHONY: demo test lint format compile lock clean help
+
+help:
+	@echo "make demo     run the whole pipeline locally on the embedded data"
+	@echo "make test     lint, then the whole test suite"
+	@echo "make compile  rewrite build/pipelines and build/components YAML"
+	@echo "make lock     re-resolve the locks from build/requirements*.in"
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): $(UV) $(LOCKS) pyproject.toml
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(VENV)/bin/python $(LOCKS)
+	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/greenkfp run --output-dir runs/demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+compile: $(STAMP)
+	$(VENV)/bin/greenkfp compile --output-dir build
+
+lock: $(UV)
+	$(UV) pip compile --quiet build/requirements.in --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -o build/requirements.lock
+	$(UV) pip compile --quiet build/requirements-dev.in --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -o build/requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .tools runs .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""Allows ``python -m greenkfp``."""
+
+from greenkfp.pipelines.cli import main
+
+raise SystemExit(main())

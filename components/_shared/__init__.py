@@ -1,0 +1,1 @@
+"""Code shared by every component family: image reference, errors, I/O, reports."""

@@ -1,0 +1,1 @@
+"""Data validation with tensorflow-data-validation: ingestion, statistics, schema, anomalies."""

@@ -1,0 +1,191 @@
+"""KFP components for data validation. Thin wrappers: the logic lives beside this file."""
+
+from typing import Dict, List, Optional
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Metrics, Output
+
+from greenkfp.components._shared.image import component_image
+
+IMAGE = component_image()
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def import_csv(
+    data_uri: str,
+    train_dataset: Output[Dataset],
+    eval_dataset: Output[Dataset],
+    metrics: Output[Metrics],
+    eval_data_uri: str = "",
+    label_column: str = "",
+    required_columns: Optional[List[str]] = None,
+    delimiter: str = ",",
+    has_header: bool = True,
+    column_names: Optional[List[str]] = None,
+    missing_values: Optional[List[str]] = None,
+    trim_whitespace: bool = True,
+    eval_fraction: float = 0.2,
+    split_seed: int = 42,
+):
+    """Reads CSV data (local path or gs://), checks it and writes train and eval datasets.
+
+    When no eval data is given, a seeded split keeps the label's class balance.
+    Outputs are canonical CSV (comma, header, empty cell = missing).
+
+    Args:
+        data_uri: Training data, or all data when eval_data_uri is empty.
+        train_dataset: The training rows.
+        eval_dataset: The evaluation rows.
+        metrics: Row and column counts.
+        eval_data_uri: Separate evaluation data with the same columns.
+        label_column: The label column; must be present.
+        required_columns: Further columns that must be present.
+        delimiter: Field separator.
+        has_header: Whether the first line holds column names.
+        column_names: Column names; required when has_header is false.
+        missing_values: Strings meaning a missing value; default "", "?", "NA", "null", ...
+        trim_whitespace: Strip spaces around values and names.
+        eval_fraction: Share of rows for evaluation when splitting.
+        split_seed: Seed of the split.
+    """
+    from greenkfp.components.data_validation import ingest
+
+    options = ingest.CsvOptions(
+        delimiter, has_header, column_names, missing_values, trim_whitespace
+    )
+    result = ingest.import_csv(
+        data_uri,
+        train_dataset.path,
+        eval_dataset.path,
+        options,
+        eval_data_uri,
+        eval_fraction,
+        split_seed,
+        label_column,
+        required_columns or [],
+    )
+    for name, value in result.metrics().items():
+        metrics.log_metric(name, value)
+    train_dataset.metadata.update({**result.metadata, "rows": result.train_rows})
+    eval_dataset.metadata.update({**result.metadata, "rows": result.eval_rows})
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def generate_statistics(
+    dataset: Input[Dataset],
+    statistics: Output[Artifact],
+    report: Output[HTML],
+    metrics: Output[Metrics],
+    beam_pipeline_args: Optional[List[str]] = None,
+):
+    """Computes TFDV statistics of a dataset, with a self-contained HTML report.
+
+    Args:
+        dataset: Canonical CSV data.
+        statistics: DatasetFeatureStatisticsList binary proto.
+        report: Per-feature histograms or top values, missing rate, min/max/mean.
+        metrics: rows, columns, missing_cells.
+        beam_pipeline_args: Beam options for large data, for example
+            ["--runner=DataflowRunner", "--project=..."]; empty uses TFDV's in-memory path.
+    """
+    from greenkfp.components.data_validation import statistics as logic
+
+    summary = logic.generate_statistics(
+        dataset.path, statistics.path, report.path, beam_pipeline_args or []
+    )
+    for name, value in summary.metrics().items():
+        metrics.log_metric(name, value)
+    statistics.metadata.update(
+        {"format": logic.STATISTICS_FORMAT, "rows": summary.rows, "columns": summary.columns}
+    )
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def infer_schema(
+    statistics: Input[Artifact],
+    schema: Output[Artifact],
+    categorical_features: Optional[List[str]] = None,
+    required_columns: Optional[List[str]] = None,
+    max_string_domain_size: int = 100,
+):
+    """Infers a TFDV schema from statistics.
+
+    Args:
+        statistics: Statistics of the reference data.
+        schema: Schema text proto.
+        categorical_features: Integer columns that hold categories.
+        required_columns: Columns that must never be missing; others may have gaps.
+        max_string_domain_size: String columns with at most this many values get a domain.
+    """
+    from greenkfp.components.data_validation import schema as logic
+
+    inferred = logic.run_infer_schema(
+        statistics.path,
+        schema.path,
+        categorical_features or [],
+        required_columns or [],
+        max_string_domain_size,
+    )
+    schema.metadata.update(
+        {"format": logic.SCHEMA_FORMAT, "features": [f.name for f in inferred.feature]}
+    )
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def validate_data(
+    statistics: Input[Artifact],
+    schema: Input[Artifact],
+    anomalies: Output[Artifact],
+    summary: Output[Markdown],
+    metrics: Output[Metrics],
+    baseline_statistics: Optional[Input[Artifact]] = None,
+    serving_statistics: Optional[Input[Artifact]] = None,
+    numeric_drift_threshold: float = 0.1,
+    categorical_drift_threshold: float = 0.1,
+    drift_thresholds: Optional[Dict[str, float]] = None,
+    fail_on: str = "anomalies",
+):
+    """Checks statistics against a schema, drift against a baseline, and skew.
+
+    Drift uses Jensen-Shannon divergence for numeric features and L-infinity
+    distance for categorical ones; the same thresholds apply to skew.
+
+    Args:
+        statistics: Statistics of the data to check.
+        schema: The expected schema.
+        anomalies: TFDV Anomalies text proto.
+        summary: Every anomaly with feature, kind and value; drift per feature.
+        metrics: anomaly_count, drifted_feature_count, max_drift, skewed_feature_count, max_skew.
+        baseline_statistics: Statistics to compare with for drift (for example training data).
+        serving_statistics: Serving data statistics, for train/serving skew.
+        numeric_drift_threshold: Jensen-Shannon divergence threshold, in (0, 1].
+        categorical_drift_threshold: L-infinity distance threshold, in (0, 1].
+        drift_thresholds: Per-feature threshold overrides.
+        fail_on: "anomalies" (any anomaly), "drift" (drift or skew only) or "never".
+    """
+    from greenkfp.components.data_validation import validation as logic
+
+    thresholds = logic.DriftThresholds(
+        numeric_drift_threshold, categorical_drift_threshold, drift_thresholds or {}
+    )
+    result = logic.run_validation(
+        statistics.path,
+        schema.path,
+        anomalies.path,
+        summary.path,
+        baseline_statistics.path if baseline_statistics else "",
+        serving_statistics.path if serving_statistics else "",
+        thresholds,
+        thresholds,
+        fail_on,
+    )
+    for name, value in result.metrics().items():
+        metrics.log_metric(name, value)
+    anomalies.metadata.update(
+        {
+            "anomalous_features": sorted({a.feature for a in result.anomalies}),
+            "drifted_features": result.drifted_features,
+            "skewed_features": result.skewed_features,
+        }
+    )
+    logic.check_fail_on(result, fail_on)

@@ -1,0 +1,274 @@
+"""Validation of statistics against a schema, with drift and train/serving skew."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping, Optional
+
+from greenkfp.components._shared.errors import InputError, ValidationFailed
+
+if TYPE_CHECKING:
+    from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
+
+FAIL_ON_CHOICES = ("anomalies", "drift", "never")
+DEFAULT_NUMERIC_DRIFT_THRESHOLD = 0.1  # approximate Jensen-Shannon divergence
+DEFAULT_CATEGORICAL_DRIFT_THRESHOLD = 0.1  # L-infinity distance of value frequencies
+
+
+@dataclass
+class DriftThresholds:
+    """Thresholds of the drift (or skew) comparators.
+
+    Attributes:
+        numeric: Jensen-Shannon divergence threshold for numeric features.
+        categorical: L-infinity distance threshold for categorical features.
+        per_feature: Overrides by feature name.
+    """
+
+    numeric: float = DEFAULT_NUMERIC_DRIFT_THRESHOLD
+    categorical: float = DEFAULT_CATEGORICAL_DRIFT_THRESHOLD
+    per_feature: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, value in [("numeric", self.numeric), ("categorical", self.categorical)]:
+            if not 0.0 < value <= 1.0:
+                raise InputError(f"{name} drift threshold must be in (0, 1], got {value}")
+        for name, value in self.per_feature.items():
+            if not 0.0 < float(value) <= 1.0:
+                raise InputError(
+                    f"drift threshold for feature {name!r} must be in (0, 1], got {value}"
+                )
+
+
+@dataclass
+class Anomaly:
+    """One problem found in the data."""
+
+    feature: str
+    kind: str
+    description: str
+    value: Optional[float] = None
+    threshold: Optional[float] = None
+
+
+@dataclass
+class ValidationResult:
+    """Anomalies and drift and skew measurements."""
+
+    anomalies: list[Anomaly]
+    drift: dict[str, float]
+    drift_thresholds: dict[str, float]
+    skew: dict[str, float]
+    skew_thresholds: dict[str, float]
+
+    @property
+    def drifted_features(self) -> list[str]:
+        """Features whose drift is above its threshold."""
+        return sorted(f for f, v in self.drift.items() if v > self.drift_thresholds[f])
+
+    @property
+    def skewed_features(self) -> list[str]:
+        """Features whose train/serving skew is above its threshold."""
+        return sorted(f for f, v in self.skew.items() if v > self.skew_thresholds[f])
+
+    def metrics(self) -> dict[str, float]:
+        """Numbers for the KFP ``Metrics`` output."""
+        return {
+            "anomaly_count": float(len(self.anomalies)),
+            "drifted_feature_count": float(len(self.drifted_features)),
+            "max_drift": max(self.drift.values(), default=0.0),
+            "skewed_feature_count": float(len(self.skewed_features)),
+            "max_skew": max(self.skew.values(), default=0.0),
+        }
+
+
+def _is_numeric(feature: schema_pb2.Feature) -> bool:
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    categorical = feature.HasField("int_domain") and feature.int_domain.is_categorical
+    return feature.type in (schema_pb2.INT, schema_pb2.FLOAT) and not categorical
+
+
+def _set_comparators(
+    schema: schema_pb2.Schema, thresholds: DriftThresholds, comparator_field: str
+) -> None:
+    unknown = sorted(set(thresholds.per_feature) - {f.name for f in schema.feature})
+    if unknown:
+        raise InputError(f"drift thresholds name feature(s) not in the schema: {unknown}")
+    for feature in schema.feature:
+        comparator = getattr(feature, comparator_field)
+        if _is_numeric(feature):
+            value = thresholds.per_feature.get(feature.name, thresholds.numeric)
+            comparator.jensen_shannon_divergence.threshold = float(value)
+        else:
+            value = thresholds.per_feature.get(feature.name, thresholds.categorical)
+            comparator.infinity_norm.threshold = float(value)
+
+
+def validate(
+    stats: statistics_pb2.DatasetFeatureStatisticsList,
+    schema: schema_pb2.Schema,
+    baseline_stats: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
+    serving_stats: Optional[statistics_pb2.DatasetFeatureStatisticsList] = None,
+    drift: Optional[DriftThresholds] = None,
+    skew: Optional[DriftThresholds] = None,
+) -> tuple[anomalies_pb2.Anomalies, ValidationResult]:
+    """Validates statistics against a schema, a drift baseline and serving data.
+
+    Args:
+        stats: Statistics of the data to check.
+        schema: The expected schema.
+        baseline_stats: Statistics to compare with for drift (for example training data).
+        serving_stats: Statistics of serving data, for train/serving skew.
+        drift: Drift thresholds; defaults to :class:`DriftThresholds`.
+        skew: Skew thresholds; defaults to :class:`DriftThresholds`.
+
+    Returns:
+        TFDV's anomalies proto and a readable result.
+    """
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    checked = schema_pb2.Schema()
+    checked.CopyFrom(schema)
+    if baseline_stats is not None:
+        _set_comparators(checked, drift or DriftThresholds(), "drift_comparator")
+    if serving_stats is not None:
+        _set_comparators(checked, skew or DriftThresholds(), "skew_comparator")
+    proto = tfdv.validate_statistics(
+        stats, checked, previous_statistics=baseline_stats, serving_statistics=serving_stats
+    )
+    return proto, _readable(proto)
+
+
+def _readable(proto: anomalies_pb2.Anomalies) -> ValidationResult:
+    drift, drift_thresholds, skew, skew_thresholds = {}, {}, {}, {}
+    for info in proto.drift_skew_info:
+        name = ".".join(info.path.step)
+        for m in info.drift_measurements:
+            drift[name] = max(drift.get(name, 0.0), m.value)
+            drift_thresholds[name] = m.threshold
+        for m in info.skew_measurements:
+            skew[name] = max(skew.get(name, 0.0), m.value)
+            skew_thresholds[name] = m.threshold
+    anomalies = []
+    for name, info in sorted(proto.anomaly_info.items()):
+        for reason in info.reason:
+            kind = type(info).Type.Name(reason.type)
+            measured = drift.get(name) if "COMPARATOR" in kind else None
+            anomalies.append(
+                Anomaly(
+                    feature=name,
+                    kind=kind,
+                    description=reason.description or info.description,
+                    value=measured,
+                    threshold=drift_thresholds.get(name) if measured is not None else None,
+                )
+            )
+    if proto.HasField("dataset_anomaly_info"):
+        info = proto.dataset_anomaly_info
+        for reason in info.reason:
+            anomalies.append(
+                Anomaly("(dataset)", type(info).Type.Name(reason.type), reason.description)
+            )
+    return ValidationResult(anomalies, drift, drift_thresholds, skew, skew_thresholds)
+
+
+def check_fail_on(result: ValidationResult, fail_on: str) -> None:
+    """Raises :class:`ValidationFailed` naming the features when ``fail_on`` says so.
+
+    Args:
+        result: The validation result.
+        fail_on: ``anomalies`` (any anomaly, drift included), ``drift`` (drift or
+            skew above threshold only) or ``never``.
+    """
+    if fail_on not in FAIL_ON_CHOICES:
+        raise InputError(f"fail_on must be one of {list(FAIL_ON_CHOICES)}, got {fail_on!r}")
+    if fail_on == "never":
+        return
+    drifted = result.drifted_features + result.skewed_features
+    if fail_on == "drift" and drifted:
+        raise ValidationFailed(f"drift or skew above threshold in feature(s): {drifted}")
+    if fail_on == "anomalies" and result.anomalies:
+        listed = "; ".join(f"{a.feature}: {a.description}" for a in result.anomalies)
+        raise ValidationFailed(f"{len(result.anomalies)} anomalies found: {listed}")
+
+
+def markdown_summary(result: ValidationResult, title: str = "Data validation") -> str:
+    """Returns a Markdown report listing every anomaly and the drift per feature."""
+    lines = [f"# {title}", ""]
+    if result.anomalies:
+        lines += [
+            f"**{len(result.anomalies)} anomalies found.**",
+            "",
+            "| feature | kind | value | threshold | description |",
+            "|---|---|---|---|---|",
+        ]
+        for a in result.anomalies:
+            value = "" if a.value is None else f"{a.value:.4g}"
+            threshold = "" if a.threshold is None else f"{a.threshold:.4g}"
+            description = a.description.replace("|", "\\|")
+            lines.append(f"| {a.feature} | {a.kind} | {value} | {threshold} | {description} |")
+    else:
+        lines.append("No anomalies found.")
+    for heading, values, thresholds, flagged in [
+        (
+            "Drift against the baseline",
+            result.drift,
+            result.drift_thresholds,
+            result.drifted_features,
+        ),
+        ("Train/serving skew", result.skew, result.skew_thresholds, result.skewed_features),
+    ]:
+        if not values:
+            continue
+        lines += [
+            "",
+            f"## {heading}",
+            "",
+            "| feature | distance | threshold | verdict |",
+            "|---|---|---|---|",
+        ]
+        for name in sorted(values, key=values.get, reverse=True):
+            verdict = "**above threshold**" if name in flagged else "ok"
+            lines.append(f"| {name} | {values[name]:.4f} | {thresholds[name]:.4g} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_validation(
+    statistics_path: str,
+    schema_path: str,
+    anomalies_path: str,
+    summary_path: str,
+    baseline_statistics_path: str = "",
+    serving_statistics_path: str = "",
+    drift: Optional[DriftThresholds] = None,
+    skew: Optional[DriftThresholds] = None,
+    fail_on: str = "anomalies",
+) -> ValidationResult:
+    """Validates stored statistics and writes the anomalies proto and Markdown summary.
+
+    ``fail_on`` is checked before any work, so a bad value fails fast; call
+    :func:`check_fail_on` with the result to apply it.
+    """
+    from google.protobuf import text_format
+
+    from greenkfp.components._shared import io as uri_io
+    from greenkfp.components.data_validation.schema import load_schema
+    from greenkfp.components.data_validation.statistics import load_statistics
+
+    if fail_on not in FAIL_ON_CHOICES:
+        raise InputError(f"fail_on must be one of {list(FAIL_ON_CHOICES)}, got {fail_on!r}")
+    proto, result = validate(
+        load_statistics(statistics_path),
+        load_schema(schema_path),
+        load_statistics(baseline_statistics_path) if baseline_statistics_path else None,
+        load_statistics(serving_statistics_path) if serving_statistics_path else None,
+        drift,
+        skew,
+    )
+    with uri_io.open_uri(anomalies_path, "w") as f:
+        f.write(text_format.MessageToString(proto))
+    with uri_io.open_uri(summary_path, "w") as f:
+        f.write(markdown_summary(result))
+    return result

@@ -1,0 +1,9 @@
+"""greenkfp's ready pipelines. Importing or compiling them needs only ``kfp``."""
+
+from greenkfp.pipelines.data_validation import data_validation_pipeline
+
+ALL_PIPELINES = {
+    "data_validation_pipeline": data_validation_pipeline,
+}
+
+__all__ = [*ALL_PIPELINES, "ALL_PIPELINES"]

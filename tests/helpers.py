@@ -1,0 +1,27 @@
+"""Helpers the tests share (importable thanks to pytest's ``pythonpath = tests``)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EMBEDDED_DATA = REPO / "pipelines" / "data" / "german_credit.csv"
+
+
+def run_cli(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Runs the greenkfp CLI in a fresh interpreter, as a user would."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "greenkfp", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def load_summary(output_dir: Path) -> dict:
+    return json.loads((output_dir / "run_summary.json").read_text())

@@ -1,0 +1,85 @@
+"""Compiled YAML: loads back, uses the right image, and build/ is current."""
+
+from pathlib import Path
+
+import yaml
+from helpers import REPO, run_cli
+
+from greenkfp.components import ALL_COMPONENTS
+from greenkfp.components._shared.image import default_image
+from greenkfp.pipelines import ALL_PIPELINES
+from greenkfp.pipelines.compiler import compile_all
+
+BUILD = REPO / "build"
+
+
+def images_of(path: Path) -> set:
+    spec = yaml.safe_load(path.read_text())
+    return {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
+
+
+def test_compiles_every_pipeline_and_component(tmp_path):
+    written = compile_all(tmp_path)
+    names = {p.relative_to(tmp_path).as_posix() for p in written}
+    assert names == {f"pipelines/{n}.yaml" for n in ALL_PIPELINES} | {
+        f"components/{n}.yaml" for n in ALL_COMPONENTS
+    }
+    pipeline = yaml.safe_load((tmp_path / "pipelines/data_validation_pipeline.yaml").read_text())
+    tasks = pipeline["root"]["dag"]["tasks"]
+    assert {t["taskInfo"]["name"] for t in tasks.values()} >= {
+        "Import CSV data",
+        "Statistics: train",
+        "Statistics: eval",
+        "Infer schema",
+    }
+    assert "data_uri" in pipeline["root"]["inputDefinitions"]["parameters"]
+    for path in written:
+        assert images_of(path) == {default_image()}
+        command = " ".join(
+            next(iter(yaml.safe_load(path.read_text())["deploymentSpec"]["executors"].values()))[
+                "container"
+            ]["command"]
+        )
+        assert "pip install" not in command  # the image carries kfp and greenkfp
+
+
+def test_checked_in_yaml_is_current(tmp_path):
+    compile_all(tmp_path)
+    for fresh in sorted(tmp_path.rglob("*.yaml")):
+        committed = BUILD / fresh.relative_to(tmp_path)
+        assert committed.exists(), f"{committed} is missing: run `make compile`"
+        assert committed.read_text() == fresh.read_text(), (
+            f"{committed} is stale: run `make compile`"
+        )
+    stale = {p.relative_to(BUILD) for p in BUILD.glob("*/*.yaml")} - {
+        p.relative_to(tmp_path) for p in tmp_path.rglob("*.yaml")
+    }
+    assert not stale, f"YAML without a pipeline or component: {stale}"
+
+
+def test_image_override_by_flag_and_environment(tmp_path):
+    result = run_cli("compile", "--output-dir", str(tmp_path / "a"), "--image", "reg.example/x:1")
+    assert result.returncode == 0, result.stderr
+    for path in (tmp_path / "a").rglob("*.yaml"):
+        assert images_of(path) == {"reg.example/x:1"}
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GREENKFP_IMAGE": "reg.example/y:2"}
+    subprocess.run(
+        [sys.executable, "-m", "greenkfp", "compile", "--output-dir", str(tmp_path / "b")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    for path in (tmp_path / "b").rglob("*.yaml"):
+        assert images_of(path) == {"reg.example/y:2"}
+
+
+def test_loads_back_as_components(tmp_path):
+    from kfp import components
+
+    for path in sorted((BUILD / "components").glob("*.yaml")):
+        loaded = components.load_component_from_file(str(path))
+        assert loaded.name == path.stem.replace("_", "-")

@@ -1,0 +1,97 @@
+"""`greenkfp run`: the validation pipeline end to end, and its failures."""
+
+from pathlib import Path
+
+import pytest
+from helpers import load_summary, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_on_embedded_data(tmp_path):
+    out = tmp_path / "demo"
+    result = run_cli("run", "--output-dir", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    # One progress line per step start and end, not kfp.local's full logs.
+    assert result.stdout.count("[5/5] validate-data ok") == 1
+    assert "Streamed logs" not in result.stdout
+    summary = load_summary(out)
+    assert summary["pipeline"] == "data-validation-pipeline"
+    assert summary["status"] == "succeeded"
+    assert summary["output_dir"] == str(out.resolve())
+    assert [s["status"] for s in summary["steps"]] == ["succeeded"] * 5
+    assert all(s["duration_s"] > 0 for s in summary["steps"])
+    for path in summary["reports"].values():
+        assert Path(path).is_file() and str(out.resolve()) in path
+    assert "generate-statistics.report" in summary["reports"]
+    assert "validate-data.summary" in summary["reports"]
+    # Everything of the run stays under the output folder.
+    executor_outputs = list((out / "pipeline_root").rglob("executor_output.json"))
+    assert len(executor_outputs) == 5
+    assert "Running pipeline" in (out / "run.log").read_text()
+
+
+def _assert_failed(result, out: Path, step: str, *needles: str) -> dict:
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = load_summary(out)
+    assert summary["status"] == "failed"
+    assert summary["failed_step"] == step
+    for needle in needles:
+        assert needle in summary["error"]
+        assert needle in result.stderr
+    return summary
+
+
+def test_missing_label_column(tmp_path, german_credit, write_csv):
+    data = write_csv(german_credit.drop(columns=["risk"]))
+    out = tmp_path / "run"
+    result = run_cli("run", "--data", data, "--label-column", "risk", "--output-dir", str(out))
+    _assert_failed(result, out, "import-csv", "InputError", "lacks required column(s) ['risk']")
+
+
+def test_empty_file(tmp_path, write_csv):
+    data = write_csv("")
+    out = tmp_path / "run"
+    result = run_cli("run", "--data", data, "--output-dir", str(out))
+    _assert_failed(result, out, "import-csv", "file is empty")
+
+
+def test_missing_file(tmp_path):
+    result = run_cli("run", "--data", str(tmp_path / "nope.csv"), "--output-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "--data file not found" in result.stderr and "nope.csv" in result.stderr
+
+
+def test_non_numeric_value_in_numeric_column(tmp_path, german_credit, write_csv):
+    train = write_csv(german_credit.iloc[:800], "train.csv")
+    bad = german_credit.iloc[800:].astype({"credit_amount": str})
+    bad.iloc[7, bad.columns.get_loc("credit_amount")] = "n/a-ish"
+    evaluation = write_csv(bad, "eval.csv")
+    out = tmp_path / "run"
+    result = run_cli(
+        "run",
+        "--data",
+        train,
+        "--eval-data",
+        evaluation,
+        "--label-column",
+        "risk",
+        "--output-dir",
+        str(out),
+    )
+    summary = _assert_failed(
+        result,
+        out,
+        "validate-data",
+        "ValidationFailed",
+        "credit_amount: Expected data of type: INT",
+    )
+    # The failing step still left its anomaly report for people to read.
+    assert [s["status"] for s in summary["steps"]][-1] == "failed"
+    anomalies = next((out / "pipeline_root").rglob("validate-data/summary")).read_text()
+    assert "UNEXPECTED_DATA_TYPE" in anomalies
+
+
+def test_unknown_pipeline(tmp_path):
+    result = run_cli("run", "--pipeline", "nope", "--output-dir", str(tmp_path))
+    assert result.returncode == 2 and "unknown pipeline 'nope'" in result.stderr

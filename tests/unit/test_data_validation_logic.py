@@ -1,0 +1,212 @@
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared.errors import InputError, ValidationFailed
+from greenkfp.components.data_validation import schema as schema_lib
+from greenkfp.components.data_validation import statistics as stats_lib
+from greenkfp.components.data_validation import validation
+from greenkfp.components.data_validation.ingest import split_train_eval
+
+pytestmark = pytest.mark.slow
+
+
+def stats_of(df: pd.DataFrame, tmp_path, name="data"):
+    path = str(tmp_path / name)
+    uri_io.write_dataset(df, path)
+    return stats_lib.compute_statistics(path)
+
+
+@pytest.fixture(scope="module")
+def train_eval(german_credit):
+    return split_train_eval(german_credit, 0.2, seed=42, stratify_column="risk")
+
+
+@pytest.fixture
+def train_stats_and_schema(train_eval, tmp_path):
+    train, _ = train_eval
+    stats = stats_of(train, tmp_path, "train")
+    schema = schema_lib.infer_schema(stats, categorical_features=["job"], required_columns=["risk"])
+    return stats, schema
+
+
+def test_summary_matches_pandas(tmp_path):
+    df = pd.DataFrame(
+        {"n": [1, 2, None, 4], "f": [0.5, None, None, 1.5], "s": ["a", None, "b", "a"]}
+    )
+    summary = stats_lib.summarize(stats_of(df, tmp_path))
+    assert (summary.rows, summary.columns) == (4, 3)
+    assert summary.missing_cells == int(df.isna().sum().sum()) == 4
+
+
+def test_integer_column_with_gaps_stays_integer(tmp_path):
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    full = pd.DataFrame({"n": [1, 2, 3, 4]})
+    gappy = pd.DataFrame({"n": [1.0, None, 3.0, 4.0]})
+    schema = schema_lib.infer_schema(stats_of(full, tmp_path, "full"))
+    assert schema.feature[0].type == schema_pb2.INT
+    _, result = validation.validate(stats_of(gappy, tmp_path, "gappy"), schema)
+    assert result.anomalies == []
+
+
+def test_statistics_files_round_trip_and_report_is_self_contained(train_eval, tmp_path):
+    train, _ = train_eval
+    data = str(tmp_path / "train")
+    uri_io.write_dataset(train, data)
+    stats_path, report_path = str(tmp_path / "stats.pb"), str(tmp_path / "report.html")
+    summary = stats_lib.generate_statistics(data, stats_path, report_path, title="Train")
+    assert summary.rows == len(train) == 800
+    loaded = stats_lib.load_statistics(stats_path)
+    assert stats_lib.summarize(loaded) == summary
+    report = open(report_path).read()
+    for column in train.columns:
+        assert f"<h3>{column} " in report
+    assert report.count("<svg") >= len(train.columns)
+    # Nothing is fetched: no scripts, stylesheets or images by URL.
+    assert not re.search(r"<(script|link|img|iframe)\b", report)
+    assert not re.search(r"(src|href)=\"https?:", report)
+
+
+def test_beam_path_gives_same_counts(train_eval, tmp_path):
+    train, _ = train_eval
+    data = str(tmp_path / "train.csv")
+    uri_io.write_dataset(train, data)
+    in_memory = stats_lib.summarize(stats_lib.compute_statistics(data))
+    beam = stats_lib.summarize(
+        stats_lib.compute_statistics(data, ["--runner=DirectRunner", "--direct_num_workers=1"])
+    )
+    assert (beam.rows, beam.columns) == (in_memory.rows, in_memory.columns)
+
+
+def test_schema_options(train_stats_and_schema):
+    _, schema = train_stats_and_schema
+    features = {f.name: f for f in schema.feature}
+    assert features["job"].int_domain.is_categorical
+    assert features["risk"].presence.min_fraction == 1.0
+    assert features["age"].presence.min_fraction == 0.0
+    domains = {d.name: set(d.value) for d in schema.string_domain}
+    assert domains[features["housing"].domain] == {"own", "rent", "free"}
+
+
+def test_schema_rejects_unknown_and_non_integer_columns(train_stats_and_schema):
+    stats, _ = train_stats_and_schema
+    with pytest.raises(InputError, match=r"\['salary'\] are not in the data"):
+        schema_lib.infer_schema(stats, required_columns=["salary"])
+    with pytest.raises(InputError, match="'sex' is not an integer column"):
+        schema_lib.infer_schema(stats, categorical_features=["sex"])
+
+
+def test_schema_round_trip_and_unreadable_schema(train_stats_and_schema, tmp_path):
+    _, schema = train_stats_and_schema
+    path = str(tmp_path / "schema.pbtxt")
+    schema_lib.write_schema(schema, path)
+    assert schema_lib.load_schema(path) == schema
+    broken = tmp_path / "broken.pbtxt"
+    broken.write_text("feature { name: 'x' type: NOT_A_TYPE }")
+    with pytest.raises(InputError, match="cannot read schema at .*broken.pbtxt"):
+        schema_lib.load_schema(str(broken))
+    with pytest.raises(InputError, match="file not found"):
+        schema_lib.load_schema(str(tmp_path / "missing.pbtxt"))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_drift_on_a_resample(train_eval, train_stats_and_schema, tmp_path, seed):
+    train, _ = train_eval
+    stats, schema = train_stats_and_schema
+    resample = train.sample(n=400, replace=True, random_state=seed)
+    _, result = validation.validate(stats_of(resample, tmp_path), schema, baseline_stats=stats)
+    assert result.drifted_features == []
+    assert set(result.drift) == set(train.columns)
+
+
+def test_drift_on_a_shifted_copy(train_eval, train_stats_and_schema, tmp_path):
+    _, evaluation = train_eval
+    stats, schema = train_stats_and_schema
+    shifted = evaluation.copy()
+    shifted["credit_amount"] = shifted["credit_amount"] * 3
+    shifted["housing"] = np.where(shifted.index % 4 == 0, "own", "free")
+    _, result = validation.validate(stats_of(shifted, tmp_path), schema, baseline_stats=stats)
+    assert result.drifted_features == ["credit_amount", "housing"]
+    assert result.metrics()["drifted_feature_count"] == 2.0
+    assert result.drift["credit_amount"] > validation.DEFAULT_NUMERIC_DRIFT_THRESHOLD
+    drift_anomalies = {a.feature: a for a in result.anomalies}
+    assert drift_anomalies["housing"].value == pytest.approx(result.drift["housing"])
+    with pytest.raises(ValidationFailed, match=r"\['credit_amount', 'housing'\]"):
+        validation.check_fail_on(result, "drift")
+    validation.check_fail_on(result, "never")
+    # A per-feature override silences one feature only.
+    loose = validation.DriftThresholds(per_feature={"credit_amount": 0.99})
+    _, result = validation.validate(
+        stats_of(shifted, tmp_path), schema, baseline_stats=stats, drift=loose
+    )
+    assert result.drifted_features == ["housing"]
+
+
+def test_skew_against_serving_data(train_eval, train_stats_and_schema, tmp_path):
+    _, evaluation = train_eval
+    stats, schema = train_stats_and_schema
+    serving = evaluation.assign(duration=evaluation["duration"] + 36)
+    _, result = validation.validate(
+        stats, schema, serving_stats=stats_of(serving, tmp_path, "serving")
+    )
+    assert "duration" in result.skewed_features
+    assert result.metrics()["skewed_feature_count"] >= 1
+
+
+def test_non_numeric_value_in_numeric_column(train_eval, train_stats_and_schema, tmp_path):
+    _, evaluation = train_eval
+    _, schema = train_stats_and_schema
+    bad = evaluation.astype({"credit_amount": str})
+    bad.loc[3, "credit_amount"] = "abc"
+    _, result = validation.validate(stats_of(bad, tmp_path), schema)
+    kinds = {(a.feature, a.kind) for a in result.anomalies}
+    assert ("credit_amount", "UNEXPECTED_DATA_TYPE") in kinds
+    with pytest.raises(ValidationFailed, match="credit_amount: Expected data of type: INT"):
+        validation.check_fail_on(result, "anomalies")
+    summary = validation.markdown_summary(result)
+    assert "| credit_amount | UNEXPECTED_DATA_TYPE |" in summary
+
+
+def test_missing_required_and_unknown_category(train_eval, train_stats_and_schema, tmp_path):
+    _, evaluation = train_eval
+    _, schema = train_stats_and_schema
+    bad = evaluation.copy()
+    bad.loc[0:3, "risk"] = None
+    bad.loc[5, "purpose"] = "spaceship"
+    bad.loc[0:50, "age"] = None  # optional column: gaps are fine
+    _, result = validation.validate(stats_of(bad, tmp_path), schema)
+    assert {a.feature for a in result.anomalies} == {"risk", "purpose"}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"numeric": 0.0}, "numeric drift threshold"),
+        ({"categorical": 1.5}, "categorical drift threshold"),
+        ({"per_feature": {"age": -1}}, "feature 'age'"),
+    ],
+)
+def test_thresholds_out_of_range(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        validation.DriftThresholds(**kwargs)
+
+
+def test_threshold_for_unknown_feature(train_stats_and_schema):
+    stats, schema = train_stats_and_schema
+    with pytest.raises(InputError, match=r"not in the schema: \['salary'\]"):
+        validation.validate(
+            stats,
+            schema,
+            baseline_stats=stats,
+            drift=validation.DriftThresholds(per_feature={"salary": 0.2}),
+        )
+
+
+def test_unknown_fail_on():
+    empty = validation.ValidationResult([], {}, {}, {}, {})
+    with pytest.raises(InputError, match="fail_on must be one of"):
+        validation.check_fail_on(empty, "sometimes")

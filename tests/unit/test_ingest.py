@@ -1,0 +1,101 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared.errors import InputError
+from greenkfp.components.data_validation.ingest import (
+    CsvOptions,
+    import_csv,
+    read_csv,
+    split_train_eval,
+)
+
+
+def test_reads_dialect_trims_and_marks_missing(write_csv):
+    path = write_csv("age; job ;label\n 31 ; clerk ;yes\n?; NA ; no\n45;;yes\n")
+    df = read_csv(path, CsvOptions(delimiter=";"))
+    assert list(df.columns) == ["age", "job", "label"]
+    assert df["age"].dtype.kind == "f"  # numeric, with a gap
+    assert df["age"].tolist()[0] == 31 and np.isnan(df["age"].tolist()[1])
+    assert df["job"].tolist()[0] == "clerk"
+    assert df["job"].isna().tolist() == [False, True, True]
+
+
+def test_custom_missing_values_keep_question_mark(write_csv):
+    path = write_csv("a,b\n1,?\n2,x\n")
+    df = read_csv(path, CsvOptions(missing_values=["NA"]))
+    assert df["b"].tolist() == ["?", "x"]
+
+
+def test_headerless_file_uses_given_names(write_csv):
+    path = write_csv("1,yes\n2,no\n")
+    df = read_csv(path, CsvOptions(has_header=False, column_names=["n", "label"]))
+    assert list(df.columns) == ["n", "label"] and len(df) == 2
+    with pytest.raises(InputError, match="column_names"):
+        CsvOptions(has_header=False)
+
+
+def test_non_numeric_value_keeps_column_as_text(write_csv):
+    path = write_csv("amount\n10\nabc\n30\n")
+    assert read_csv(path)["amount"].dtype == object
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "file is empty"),
+        ("   \n\n", "file is empty"),
+        ("a,b,c\n", "no data rows"),
+        ("a,a\n1,2\n", "duplicate"),
+        ("a,b\n1,2,3,4\n5,6\n", "malformed CSV"),
+    ],
+)
+def test_bad_files_name_the_problem(write_csv, content, message):
+    path = write_csv(content)
+    with pytest.raises(InputError, match=message) as e:
+        read_csv(path)
+    assert path in str(e.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="file not found: .*nope.csv"):
+        read_csv(str(tmp_path / "nope.csv"))
+
+
+def test_split_is_seeded_and_stratified(german_credit):
+    train_a, eval_a = split_train_eval(german_credit, 0.2, seed=7, stratify_column="risk")
+    train_b, eval_b = split_train_eval(german_credit, 0.2, seed=7, stratify_column="risk")
+    pd.testing.assert_frame_equal(eval_a, eval_b)
+    assert len(train_a) + len(eval_a) == len(german_credit) == 1000
+    assert len(eval_a) == 200
+    assert eval_a["risk"].mean() == pytest.approx(german_credit["risk"].mean())
+    _, eval_c = split_train_eval(german_credit, 0.2, seed=8, stratify_column="risk")
+    assert not eval_a.equals(eval_c)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
+def test_split_fraction_out_of_range(german_credit, fraction):
+    with pytest.raises(InputError, match="eval_fraction"):
+        split_train_eval(german_credit, fraction, seed=1)
+
+
+def test_import_csv_writes_canonical_datasets(tmp_path, write_csv):
+    source = write_csv("x, label ,city\n1,yes,?\n2,no,Paris\n3,yes,Oslo\n4,no,Rome\n5,yes, Oslo\n")
+    train, evaluation = str(tmp_path / "train"), str(tmp_path / "eval")
+    result = import_csv(source, train, evaluation, label_column="label", eval_fraction=0.4)
+    assert result.train_rows + result.eval_rows == 5 and result.eval_rows == 2
+    assert result.metadata["source_sha256"] == uri_io.sha256_of(source)
+    both = pd.concat([uri_io.read_dataset(train), uri_io.read_dataset(evaluation)])
+    assert sorted(both["x"]) == [1, 2, 3, 4, 5]
+    assert both["city"].isna().sum() == 1
+    assert set(both["city"].dropna()) == {"Paris", "Oslo", "Rome"}
+
+
+def test_import_csv_requires_label_and_columns_of_eval(tmp_path, write_csv):
+    train_csv = write_csv("a,label\n1,0\n2,1\n", "train.csv")
+    with pytest.raises(InputError, match=r"lacks required column\(s\) \['target'\]"):
+        import_csv(train_csv, str(tmp_path / "t"), str(tmp_path / "e"), label_column="target")
+    eval_csv = write_csv("a\n1\n", "eval.csv")
+    with pytest.raises(InputError, match=r"eval.csv lacks required column\(s\) \['label'\]"):
+        import_csv(train_csv, str(tmp_path / "t"), str(tmp_path / "e"), eval_data_uri=eval_csv)
