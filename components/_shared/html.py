@@ -42,7 +42,9 @@ def fmt(value: object, digits: int = 4) -> str:
     if isinstance(value, float):
         if value != value:  # NaN
             return "–"
-        return f"{value:,.{digits}g}" if abs(value) < 1e6 else f"{value:,.0f}"
+        if abs(value) >= 10**digits:
+            return f"{value:,.0f}"
+        return f"{value:,.{digits}g}"
     return str(value)
 
 

@@ -30,20 +30,10 @@ def _numeric_card(name: str, num: Any, rows: int) -> str:
             html.fmt(histogram.buckets[0].low_value, 4),
             html.fmt(histogram.buckets[-1].high_value, 4),
         )
+    missing = f"{100.0 * common.num_missing / rows:.1f}%" if rows else "–"
     figures = html.table(
-        ["missing", "mean", "std", "min", "median", "max", "zeros"],
-        [
-            [
-                f"{100.0 * common.num_missing / rows:.1f}%" if rows else "–",
-                num.mean,
-                num.std_dev,
-                num.min,
-                num.median,
-                num.max,
-                int(num.num_zeros),
-            ]
-        ],
-    )
+        ["missing", "mean", "std", "zeros"], [[missing, num.mean, num.std_dev, int(num.num_zeros)]]
+    ) + html.table(["min", "median", "max"], [[num.min, num.median, num.max]])
     return _card(name, "numeric", chart + figures)
 
 
@@ -88,7 +78,8 @@ def statistics_report(stats: Any, title: str = "Dataset statistics", source: str
             cards.append(_numeric_card(name, feature.num_stats, summary.rows))
         elif kind == "string_stats":
             cards.append(_categorical_card(name, feature.string_stats, summary.rows))
-        overview.append([name, kind.replace("_stats", "") if kind else "?", missing])
+        kinds = {"num_stats": "numeric", "string_stats": "categorical"}
+        overview.append([name, kinds.get(kind, kind or "?"), missing])
     body = [
         html.tiles(
             [
