@@ -159,8 +159,10 @@ def _command_run(args: argparse.Namespace) -> int:
         print(f"Full log: {summary.log}", file=sys.stderr)
         return 1
     print(f"Succeeded in {summary.duration_s:.0f} s. Reports:")
+    display_names = {step.name: step.display_name for step in summary.steps}
     for name, path in summary.reports.items():
-        print(f"  {name}: {path}")
+        task, output = name.rsplit(".", 1)
+        print(f"  {display_names.get(task) or task} ({output}): {path}")
     print(f"Summary: {output_dir / SUMMARY_FILE}")
     return 0
 

@@ -40,6 +40,7 @@ class StepResult:
     name: str
     status: str
     duration_s: float
+    display_name: str = ""
     error: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -68,10 +69,13 @@ class RunSummary:
 class _StepTracker(io.TextIOBase):
     """A stdout stand-in: copies kfp.local's output to the log and follows the steps."""
 
-    def __init__(self, log: TextIO, progress: Callable[[str], None], total_steps: int) -> None:
+    def __init__(
+        self, log: TextIO, progress: Callable[[str], None], display_names: dict[str, str]
+    ) -> None:
         self.log = log
         self.progress = progress
-        self.total = total_steps
+        self.display_names = display_names
+        self.total = len(display_names)
         self.steps: list[StepResult] = []
         self._current: Optional[str] = None
         self._started = 0.0
@@ -89,18 +93,24 @@ class _StepTracker(io.TextIOBase):
     def flush(self) -> None:
         self.log.flush()
 
+    def _label(self, task: str) -> str:
+        display = self.display_names.get(task, task)
+        return task if display == task else f"{display} ({task})"
+
     def _line(self, line: str) -> None:
         if m := _TASK_START.search(line):
             self._current, self._started, self._last_error = m.group(1), time.monotonic(), ""
-            self.progress(f"[{len(self.steps) + 1}/{self.total}] {self._current} ...")
+            self.progress(f"[{len(self.steps) + 1}/{self.total}] {self._label(self._current)} ...")
         elif m := _TASK_END.search(line):
             status = "succeeded" if m.group(2) == "SUCCESS" else "failed"
             duration = round(time.monotonic() - self._started, 2)
             error = self._last_error if status == "failed" else ""
-            self.steps.append(StepResult(m.group(1), status, duration, error))
+            name = m.group(1)
+            display = self.display_names.get(name, name)
+            self.steps.append(StepResult(name, status, duration, display_name=display, error=error))
             mark = "ok" if status == "succeeded" else f"FAILED: {error or 'see the log'}"
             self.progress(
-                f"[{len(self.steps)}/{self.total}] {m.group(1)} {mark} ({duration:.1f} s)"
+                f"[{len(self.steps)}/{self.total}] {self._label(name)} {mark} ({duration:.1f} s)"
             )
             self._current = None
         elif self._current and (m := _ERROR_LINE.match(line)):
@@ -197,7 +207,10 @@ def run_locally(
     pipeline_root = out / PIPELINE_ROOT_DIR
     pipeline_root.mkdir(parents=True, exist_ok=True)
     os.environ.update(RUNTIME_ENV)
-    total = len(pipeline.pipeline_spec.root.dag.tasks)
+    display_names = {
+        name: task.task_info.name or name
+        for name, task in pipeline.pipeline_spec.root.dag.tasks.items()
+    }
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     started = time.monotonic()
     allow_unset_optional_artifacts()
@@ -208,7 +221,7 @@ def run_locally(
     )
     before = set(pipeline_root.iterdir())
     with open(out / LOG_FILE, "w") as log:
-        tracker = _StepTracker(log, progress, total)
+        tracker = _StepTracker(log, progress, display_names)
         failure = ""
         with warnings.catch_warnings(), contextlib.redirect_stdout(tracker):
             # kfp.local warns for every task whose image name lacks "python".

@@ -13,13 +13,15 @@ def test_run_on_embedded_data(tmp_path):
     result = run_cli("run", "--output-dir", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     # One progress line per step start and end, not kfp.local's full logs.
-    assert result.stdout.count("[5/5] validate-data ok") == 1
+    assert result.stdout.count("[5/5] Validate eval data (drift vs train) (validate-data) ok") == 1
+    assert "Statistics: eval (report):" in result.stdout
     assert "Streamed logs" not in result.stdout
     summary = load_summary(out)
     assert summary["pipeline"] == "data-validation-pipeline"
     assert summary["status"] == "succeeded"
     assert summary["output_dir"] == str(out.resolve())
     assert [s["status"] for s in summary["steps"]] == ["succeeded"] * 5
+    assert summary["steps"][1]["display_name"] == "Statistics: train"
     assert all(s["duration_s"] > 0 for s in summary["steps"])
     for path in summary["reports"].values():
         assert Path(path).is_file() and str(out.resolve()) in path
