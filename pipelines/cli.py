@@ -26,6 +26,11 @@ EMBEDDED_DATA_ARGUMENTS: dict[str, Any] = {
 }
 
 
+def _as_uri(path: str) -> str:
+    """Makes a local path absolute (task processes run elsewhere); leaves URIs alone."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 def _csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
@@ -105,12 +110,9 @@ def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
     if args.data is None:
         arguments.update({"data_uri": embedded_data_path(), **EMBEDDED_DATA_ARGUMENTS})
     else:
-        arguments["data_uri"] = os.path.abspath(args.data) if "://" not in args.data else args.data
+        arguments["data_uri"] = _as_uri(args.data)
     if args.eval_data:
-        eval_data = args.eval_data
-        arguments["eval_data_uri"] = (
-            os.path.abspath(eval_data) if "://" not in eval_data else eval_data
-        )
+        arguments["eval_data_uri"] = _as_uri(args.eval_data)
     for option, parameter in [
         ("label_column", "label_column"),
         ("delimiter", "delimiter"),

@@ -174,6 +174,12 @@ def _readable(proto: anomalies_pb2.Anomalies) -> ValidationResult:
     return ValidationResult(anomalies, drift, drift_thresholds, skew, skew_thresholds)
 
 
+def check_fail_on_choice(fail_on: str) -> None:
+    """Raises :class:`InputError` unless ``fail_on`` is one of :data:`FAIL_ON_CHOICES`."""
+    if fail_on not in FAIL_ON_CHOICES:
+        raise InputError(f"fail_on must be one of {list(FAIL_ON_CHOICES)}, got {fail_on!r}")
+
+
 def check_fail_on(result: ValidationResult, fail_on: str) -> None:
     """Raises :class:`ValidationFailed` naming the features when ``fail_on`` says so.
 
@@ -182,8 +188,7 @@ def check_fail_on(result: ValidationResult, fail_on: str) -> None:
         fail_on: ``anomalies`` (any anomaly, drift included), ``drift`` (drift or
             skew above threshold only) or ``never``.
     """
-    if fail_on not in FAIL_ON_CHOICES:
-        raise InputError(f"fail_on must be one of {list(FAIL_ON_CHOICES)}, got {fail_on!r}")
+    check_fail_on_choice(fail_on)
     if fail_on == "never":
         return
     drifted = result.drifted_features + result.skewed_features
@@ -257,8 +262,7 @@ def run_validation(
     from greenkfp.components.data_validation.schema import load_schema
     from greenkfp.components.data_validation.statistics import load_statistics
 
-    if fail_on not in FAIL_ON_CHOICES:
-        raise InputError(f"fail_on must be one of {list(FAIL_ON_CHOICES)}, got {fail_on!r}")
+    check_fail_on_choice(fail_on)
     proto, result = validate(
         load_statistics(statistics_path),
         load_schema(schema_path),
