@@ -8,6 +8,7 @@ records each step's status, duration and artifacts.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import io
 import json
@@ -42,6 +43,9 @@ class StepResult:
     duration_s: float
     display_name: str = ""
     error: str = ""
+    energy_kwh: float = 0.0
+    emissions_kg_co2eq: float = 0.0
+    energy: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -59,6 +63,8 @@ class RunSummary:
     log: str
     failed_step: str = ""
     error: str = ""
+    energy_kwh_total: float = 0.0
+    emissions_kg_co2eq_total: float = 0.0
     reports: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,11 +138,26 @@ def _task_outputs(task_dir: Path) -> dict[str, Any]:
     return outputs
 
 
+def _step_energy(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Gathers the energy figures a step recorded across its outputs' metadata."""
+    from greenkfp.components._shared.energy import EnergyReading
+
+    keys = [f.name for f in dataclasses.fields(EnergyReading)]
+    energy: dict[str, Any] = {}
+    for value in outputs.values():
+        metadata = value.get("metadata", {}) if isinstance(value, dict) else {}
+        energy.update({k: metadata[k] for k in keys if k in metadata and k not in energy})
+    return energy
+
+
 def _collect_outputs(run_root: Path, steps: list[StepResult]) -> dict[str, str]:
-    """Fills every step's outputs and returns the reports (HTML/Markdown) by step."""
+    """Fills every step's outputs and energy; returns the reports (HTML/Markdown) by step."""
     reports = {}
     for step in steps:
         step.outputs = _task_outputs(run_root / step.name)
+        step.energy = _step_energy(step.outputs)
+        step.energy_kwh = float(step.energy.get("energy_kwh", 0.0))
+        step.emissions_kg_co2eq = float(step.energy.get("emissions_kg_co2eq", 0.0))
         for name, value in step.outputs.items():
             uri = value.get("uri", "") if isinstance(value, dict) else ""
             if name in ("report", "summary") and uri and os.path.exists(uri):
@@ -245,6 +266,8 @@ def run_locally(
         log=str(out / LOG_FILE),
         failed_step=failed.name if failed else "",
         error=(failed.error if failed and failed.error else failure),
+        energy_kwh_total=sum(s.energy_kwh for s in tracker.steps),
+        emissions_kg_co2eq_total=sum(s.emissions_kg_co2eq for s in tracker.steps),
         reports=reports,
     )
     (out / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=2, default=str) + "\n")

@@ -26,6 +26,8 @@ def import_csv(
     trim_whitespace: bool = True,
     eval_fraction: float = 0.2,
     split_seed: int = 42,
+    country_iso_code: str = "",
+    region: str = "",
 ):
     """Reads CSV data (local path or gs://), checks it and writes train and eval datasets.
 
@@ -47,27 +49,35 @@ def import_csv(
         trim_whitespace: Strip spaces around values and names.
         eval_fraction: Share of rows for evaluation when splitting.
         split_seed: Seed of the split.
+        country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
+            GREENKFP_COUNTRY, then USA.
+        region: Grid region within the country, optional.
     """
+    import os
+
+    from greenkfp.components._shared.metering import metered_step, record_energy
     from greenkfp.components.data_validation import ingest
 
     options = ingest.CsvOptions(
         delimiter, has_header, column_names, missing_values, trim_whitespace
     )
-    result = ingest.import_csv(
-        data_uri,
-        train_dataset.path,
-        eval_dataset.path,
-        options,
-        eval_data_uri,
-        eval_fraction,
-        split_seed,
-        label_column,
-        required_columns or [],
-    )
+    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
+        result = ingest.import_csv(
+            data_uri,
+            train_dataset.path,
+            eval_dataset.path,
+            options,
+            eval_data_uri,
+            eval_fraction,
+            split_seed,
+            label_column,
+            required_columns or [],
+        )
     for name, value in result.metrics().items():
         metrics.log_metric(name, value)
     train_dataset.metadata.update({**result.metadata, "rows": result.train_rows})
     eval_dataset.metadata.update({**result.metadata, "rows": result.eval_rows})
+    record_energy(energy, metrics, train_dataset)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -77,6 +87,8 @@ def generate_statistics(
     report: Output[HTML],
     metrics: Output[Metrics],
     beam_pipeline_args: Optional[List[str]] = None,
+    country_iso_code: str = "",
+    region: str = "",
 ):
     """Computes TFDV statistics of a dataset, with a self-contained HTML report.
 
@@ -87,48 +99,69 @@ def generate_statistics(
         metrics: rows, columns, missing_cells.
         beam_pipeline_args: Beam options for large data, for example
             ["--runner=DataflowRunner", "--project=..."]; empty uses TFDV's in-memory path.
+        country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
+            GREENKFP_COUNTRY, then USA.
+        region: Grid region within the country, optional.
     """
+    import os
+
+    from greenkfp.components._shared.metering import metered_step, record_energy
     from greenkfp.components.data_validation import statistics as logic
 
-    summary = logic.generate_statistics(
-        dataset.path, statistics.path, report.path, beam_pipeline_args or []
-    )
+    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
+        summary = logic.generate_statistics(
+            dataset.path, statistics.path, report.path, beam_pipeline_args or []
+        )
     for name, value in summary.metrics().items():
         metrics.log_metric(name, value)
     statistics.metadata.update(
         {"format": logic.STATISTICS_FORMAT, "rows": summary.rows, "columns": summary.columns}
     )
+    record_energy(energy, metrics, statistics)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def infer_schema(
     statistics: Input[Artifact],
     schema: Output[Artifact],
+    metrics: Output[Metrics],
     categorical_features: Optional[List[str]] = None,
     required_columns: Optional[List[str]] = None,
     max_string_domain_size: int = 100,
+    country_iso_code: str = "",
+    region: str = "",
 ):
     """Infers a TFDV schema from statistics.
 
     Args:
         statistics: Statistics of the reference data.
         schema: Schema text proto.
+        metrics: features, and the step's energy figures.
         categorical_features: Integer columns that hold categories.
         required_columns: Columns that must never be missing; others may have gaps.
         max_string_domain_size: String columns with at most this many values get a domain.
+        country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
+            GREENKFP_COUNTRY, then USA.
+        region: Grid region within the country, optional.
     """
+    import os
+
+    from greenkfp.components._shared.metering import metered_step, record_energy
     from greenkfp.components.data_validation import schema as logic
 
-    inferred = logic.run_infer_schema(
-        statistics.path,
-        schema.path,
-        categorical_features or [],
-        required_columns or [],
-        max_string_domain_size,
-    )
+    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
+        inferred = logic.run_infer_schema(
+            statistics.path,
+            schema.path,
+            categorical_features or [],
+            required_columns or [],
+            max_string_domain_size,
+        )
     schema.metadata.update(
         {"format": logic.SCHEMA_FORMAT, "features": [f.name for f in inferred.feature]}
     )
+    metrics.log_metric("features", float(len(inferred.feature)))
+    record_energy(energy, metrics, schema)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -144,6 +177,8 @@ def validate_data(
     categorical_drift_threshold: float = 0.1,
     drift_thresholds: Optional[Dict[str, float]] = None,
     fail_on: str = "anomalies",
+    country_iso_code: str = "",
+    region: str = "",
 ):
     """Checks statistics against a schema, drift against a baseline, and skew.
 
@@ -162,23 +197,31 @@ def validate_data(
         categorical_drift_threshold: L-infinity distance threshold, in (0, 1].
         drift_thresholds: Per-feature threshold overrides.
         fail_on: "anomalies" (any anomaly), "drift" (drift or skew only) or "never".
+        country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
+            GREENKFP_COUNTRY, then USA.
+        region: Grid region within the country, optional.
     """
+    import os
+
+    from greenkfp.components._shared.metering import metered_step, record_energy
     from greenkfp.components.data_validation import validation as logic
 
     thresholds = logic.DriftThresholds(
         numeric_drift_threshold, categorical_drift_threshold, drift_thresholds or {}
     )
-    result = logic.run_validation(
-        statistics.path,
-        schema.path,
-        anomalies.path,
-        summary.path,
-        baseline_statistics.path if baseline_statistics else "",
-        serving_statistics.path if serving_statistics else "",
-        thresholds,
-        thresholds,
-        fail_on,
-    )
+    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
+        result = logic.run_validation(
+            statistics.path,
+            schema.path,
+            anomalies.path,
+            summary.path,
+            baseline_statistics.path if baseline_statistics else "",
+            serving_statistics.path if serving_statistics else "",
+            thresholds,
+            thresholds,
+            fail_on,
+        )
+    record_energy(energy, metrics, anomalies)
     for name, value in result.metrics().items():
         metrics.log_metric(name, value)
     anomalies.metadata.update(

@@ -183,7 +183,9 @@ def import_csv(
     Returns:
         Row counts, columns and lineage metadata.
     """
-    required = [label_column, *required_columns] if label_column else list(required_columns)
+    required = list(
+        dict.fromkeys([label_column, *required_columns] if label_column else required_columns)
+    )
     data = read_csv(data_uri, options)
     require_columns(data, required, data_uri)
     if eval_data_uri:

@@ -1,0 +1,79 @@
+"""Metering a component's work, and recording the figures the same way in every component.
+
+The numbers (``energy_kwh``, ``emissions_kg_co2eq``, ``duration_s``, ...) go to the step's
+``Metrics``; the strings (``energy_method``, ``country_iso_code``, ``region``, hardware) go to
+the metadata of another output of the step. Key names are those of
+:class:`greenkfp.components._shared.energy.EnergyReading`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from typing import Any, Iterator
+
+from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared.energy import (
+    LOCK_FILE_NAME,
+    EnergyReading,
+    codecarbon_dir,
+    energy_meter,
+)
+
+
+@contextlib.contextmanager
+def metered_step(
+    output_dir: str, country_iso_code: str = "", region: str = ""
+) -> Iterator[EnergyReading]:
+    """Meters a block of a component's work; codecarbon's files end up in ``output_dir``.
+
+    codecarbon works in a local temporary folder (its file lock and CSV appends need a
+    real file system; a task's output folder may be a GCS FUSE mount), and its files are
+    copied to ``output_dir/codecarbon/`` when the block ends, also when it raises.
+
+    Args:
+        output_dir: The component's own output folder (the parent of an output's path).
+        country_iso_code: ISO alpha-3 code of the grid; empty falls back to
+            ``GREENKFP_COUNTRY``, then the documented default.
+        region: Region within the country, optional.
+
+    Yields:
+        The reading, filled when the block exits.
+    """
+    with tempfile.TemporaryDirectory(prefix="greenkfp-energy-") as tmp:
+        try:
+            with energy_meter(
+                tmp, country_iso_code=country_iso_code or None, region=region or None
+            ) as reading:
+                yield reading
+        finally:
+            _copy_tree(codecarbon_dir(tmp), codecarbon_dir(output_dir))
+
+
+def _copy_tree(source: str, target: str) -> None:
+    if not os.path.isdir(source):
+        return
+    # The lock only guards the local folder; it means nothing in the output.
+    if uri_io.is_local(target):
+        ignore = shutil.ignore_patterns(LOCK_FILE_NAME)
+        shutil.copytree(source, target, dirs_exist_ok=True, ignore=ignore)
+        return
+    for name in set(os.listdir(source)) - {LOCK_FILE_NAME}:
+        with open(os.path.join(source, name), "rb") as src:
+            with uri_io.open_uri(f"{target}/{name}", "wb") as dst:
+                dst.write(src.read())
+
+
+def record_energy(reading: EnergyReading, metrics: Any, artifact: Any) -> None:
+    """Logs the reading's numbers to ``metrics`` and its strings to ``artifact.metadata``.
+
+    Args:
+        reading: A filled reading.
+        metrics: The step's ``Metrics`` output.
+        artifact: Another output of the step (its main artifact).
+    """
+    for name, value in reading.metrics().items():
+        metrics.log_metric(name, value)
+    artifact.metadata.update(reading.metadata())

@@ -1,0 +1,51 @@
+import os
+
+import pytest
+
+from greenkfp.components._shared.metering import metered_step, record_energy
+
+
+class FakeMetrics:
+    def __init__(self):
+        self.metadata = {}
+
+    def log_metric(self, name, value):
+        self.metadata[name] = value
+
+
+class FakeArtifact:
+    def __init__(self):
+        self.metadata = {}
+
+
+def busy(seconds: float) -> None:
+    import time
+
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        sum(range(1000))
+
+
+def test_metered_step_records_and_keeps_files_in_the_step_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "task"
+    with metered_step(str(out), country_iso_code="FRA") as reading:
+        busy(1.0)
+    metrics, artifact = FakeMetrics(), FakeArtifact()
+    record_energy(reading, metrics, artifact)
+    assert metrics.metadata["energy_kwh"] > 0 and metrics.metadata["duration_s"] >= 1.0
+    assert all(isinstance(v, float) for v in metrics.metadata.values())
+    assert artifact.metadata["country_iso_code"] == "FRA"
+    assert artifact.metadata["energy_method"]
+    assert sorted(os.listdir(out / "codecarbon")) == ["codecarbon.log", "emissions.csv"]
+    assert sorted(os.listdir(tmp_path)) == ["task"]  # nothing in the working directory
+
+
+def test_files_are_kept_when_the_work_fails(tmp_path):
+    out = tmp_path / "task"
+    with pytest.raises(RuntimeError, match="boom"):
+        with metered_step(str(out)) as reading:
+            busy(0.2)
+            raise RuntimeError("boom")
+    assert reading.duration_s > 0
+    assert (out / "codecarbon" / "emissions.csv").exists()
