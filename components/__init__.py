@@ -13,6 +13,7 @@ _MODULES = {
     "generate_statistics": "data_validation",
     "infer_schema": "data_validation",
     "validate_data": "data_validation",
+    "train_model": "training",
 }
 
 __all__ = [*_MODULES, "ALL_COMPONENTS"]

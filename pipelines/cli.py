@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-DEFAULT_LOCAL_PIPELINE = "data_validation_pipeline"
+DEFAULT_LOCAL_PIPELINE = "training_pipeline"
 
 
 def embedded_data_path() -> str:
@@ -77,6 +77,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--eval-data", default="", help="CSV of eval data (default: a seeded split)"
     )
     run_cmd.add_argument("--label-column", default=None, help="the label column")
+    run_cmd.add_argument(
+        "--positive-label", default=None, help="label value of the positive class (default 1)"
+    )
+    run_cmd.add_argument("--module-file", default=None, help="file with build_model(...)")
+    run_cmd.add_argument("--epochs", type=int, default=None, help="maximum training epochs")
+    run_cmd.add_argument(
+        "--country", default=None, help="grid country (ISO alpha-3) for carbon figures"
+    )
     run_cmd.add_argument("--delimiter", default=None, help="CSV field separator (default ,)")
     run_cmd.add_argument(
         "--missing-values", type=_csv_list, default=None, help="comma-separated missing markers"
@@ -115,6 +123,9 @@ def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
         arguments["eval_data_uri"] = _as_uri(args.eval_data)
     for option, parameter in [
         ("label_column", "label_column"),
+        ("positive_label", "positive_label"),
+        ("epochs", "epochs"),
+        ("country", "country_iso_code"),
         ("delimiter", "delimiter"),
         ("missing_values", "missing_values"),
         ("categorical_features", "categorical_features"),
@@ -125,7 +136,25 @@ def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, option)
         if value is not None:
             arguments[parameter] = value
+    if args.module_file:
+        arguments["module_file"] = _as_uri(args.module_file)
     return arguments
+
+
+def _pipeline_arguments(pipeline: Any, arguments: dict[str, Any], given: set[str]) -> dict:
+    """Keeps the arguments the pipeline declares; a given one it lacks is an error."""
+    declared = set(pipeline.pipeline_spec.root.input_definitions.parameters)
+    unknown = sorted(given - declared)
+    if unknown:
+        raise ValueError(
+            f"pipeline {pipeline.name!r} has no parameter(s) {unknown}; it takes {sorted(declared)}"
+        )
+    parameters = pipeline.pipeline_spec.root.input_definitions.parameters
+    missing = [n for n, p in parameters.items() if not p.is_optional and n not in arguments]
+    if missing:
+        options = ", ".join("--" + n.replace("_", "-") for n in missing)
+        raise ValueError(f"pipeline {pipeline.name!r} needs {options}")
+    return {k: v for k, v in arguments.items() if k in declared}
 
 
 def _command_compile(args: argparse.Namespace) -> int:
@@ -153,14 +182,24 @@ def _command_run(args: argparse.Namespace) -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     output_dir = Path(args.output_dir or f"runs/{args.pipeline}-{stamp}")
     arguments = _run_arguments(args)
+    defaults = set(EMBEDDED_DATA_ARGUMENTS) | {"data_uri"} if args.data is None else set()
+    pipeline = ALL_PIPELINES[args.pipeline]
+    try:
+        arguments = _pipeline_arguments(pipeline, arguments, set(arguments) - defaults)
+    except ValueError as e:
+        print(f"greenkfp run: {e}", file=sys.stderr)
+        return 2
     print(f"Running {args.pipeline} locally; everything goes to {output_dir}/")
-    summary = run_locally(ALL_PIPELINES[args.pipeline], arguments, output_dir)
+    summary = run_locally(pipeline, arguments, output_dir)
     print()
     if summary.status != "succeeded":
         print(f"FAILED at step {summary.failed_step or '?'}: {summary.error}", file=sys.stderr)
         print(f"Full log: {summary.log}", file=sys.stderr)
         return 1
-    print(f"Succeeded in {summary.duration_s:.0f} s. Reports:")
+    print(
+        f"Succeeded in {summary.duration_s:.0f} s. Energy {summary.energy_kwh_total:.3g} kWh, "
+        f"emissions {summary.emissions_kg_co2eq_total:.3g} kg CO2eq. Reports:"
+    )
     display_names = {step.name: step.display_name for step in summary.steps}
     for name, path in summary.reports.items():
         task, output = name.rsplit(".", 1)

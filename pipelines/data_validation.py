@@ -4,7 +4,7 @@ from typing import List
 
 from kfp import dsl
 
-from greenkfp.components import generate_statistics, import_csv, infer_schema, validate_data
+from greenkfp.pipelines._steps import DEFAULT_MISSING_VALUES, add_data_validation
 
 PIPELINE_NAME = "data-validation-pipeline"
 
@@ -21,7 +21,7 @@ def data_validation_pipeline(
     eval_data_uri: str = "",
     label_column: str = "",
     delimiter: str = ",",
-    missing_values: List[str] = ["", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"],
+    missing_values: List[str] = DEFAULT_MISSING_VALUES,
     trim_whitespace: bool = True,
     eval_fraction: float = 0.2,
     split_seed: int = 42,
@@ -31,6 +31,8 @@ def data_validation_pipeline(
     categorical_drift_threshold: float = 0.1,
     fail_on: str = "anomalies",
     beam_pipeline_args: List[str] = [],
+    country_iso_code: str = "",
+    region: str = "",
 ):
     """Validates a CSV data set and checks eval data for drift against train data.
 
@@ -49,36 +51,25 @@ def data_validation_pipeline(
         categorical_drift_threshold: L-infinity distance threshold.
         fail_on: "anomalies", "drift" or "never".
         beam_pipeline_args: Beam options for statistics of large data.
+        country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses the
+            GREENKFP_COUNTRY of the task's environment, then USA.
+        region: Grid region within the country, optional.
     """
-    data = import_csv(
-        data_uri=data_uri,
-        eval_data_uri=eval_data_uri,
-        label_column=label_column,
-        required_columns=required_columns,
-        delimiter=delimiter,
-        missing_values=missing_values,
-        trim_whitespace=trim_whitespace,
-        eval_fraction=eval_fraction,
-        split_seed=split_seed,
-    ).set_display_name("Import CSV data")
-    train_stats = generate_statistics(
-        dataset=data.outputs["train_dataset"], beam_pipeline_args=beam_pipeline_args
-    ).set_display_name("Statistics: train")
-    eval_stats = generate_statistics(
-        dataset=data.outputs["eval_dataset"], beam_pipeline_args=beam_pipeline_args
-    ).set_display_name("Statistics: eval")
-    schema = infer_schema(
-        statistics=train_stats.outputs["statistics"],
-        categorical_features=categorical_features,
-        required_columns=required_columns,
-    ).set_display_name("Infer schema")
-    validate_data(
-        statistics=eval_stats.outputs["statistics"],
-        schema=schema.outputs["schema"],
-        baseline_statistics=train_stats.outputs["statistics"],
-        numeric_drift_threshold=numeric_drift_threshold,
-        categorical_drift_threshold=categorical_drift_threshold,
-        fail_on=fail_on,
-    ).set_display_name("Validate eval data (drift vs train)")
-    for task in (data, train_stats, eval_stats, schema):
-        task.set_cpu_request("1").set_memory_request("2G")
+    add_data_validation(
+        data_uri,
+        eval_data_uri,
+        label_column,
+        delimiter,
+        missing_values,
+        trim_whitespace,
+        eval_fraction,
+        split_seed,
+        categorical_features,
+        required_columns,
+        numeric_drift_threshold,
+        categorical_drift_threshold,
+        fail_on,
+        beam_pipeline_args,
+        country_iso_code,
+        region,
+    )

@@ -6,6 +6,7 @@ Reports render in the KFP UI's sandboxed viewer and in air-gapped clusters.
 from __future__ import annotations
 
 import html
+import math
 from typing import Sequence
 
 _CSS = """
@@ -142,4 +143,132 @@ def column_chart(
         f'font-size="11" role="img">{bars}'
         f'<text x="0" y="{height - 2}">{esc(low_label)}</text>'
         f'<text x="{width}" y="{height - 2}" text-anchor="end">{esc(high_label)}</text></svg>'
+    )
+
+
+def line_chart(
+    series: dict[str, Sequence[float]],
+    x_label: str = "epoch",
+    width: int = 460,
+    height: int = 220,
+    title: str = "",
+) -> str:
+    """Returns an inline SVG chart with one line per series over a shared y axis.
+
+    The x axis is the 1-based index of each value (e.g. the epoch); the y axis is scaled
+    to the finite values of all series with a little padding. NaN and infinite values
+    break a line rather than bend it, and a lone point is drawn as a dot.
+
+    Args:
+        series: Name of each line and its values, in x order; the legend keeps this order.
+        x_label: Caption of the x axis.
+        width: Width of the SVG, in pixels.
+        height: Height of the SVG, in pixels.
+        title: Caption shown above the plot, also the chart's accessible name.
+
+    Returns:
+        The SVG element, or a short note when there is nothing finite to draw.
+    """
+    palette = (BAR_COLOR, "#f97316", "#10b981", "#8b5cf6", ALERT_COLOR, "#6b7280")
+    values = {name: [float(v) for v in vals] for name, vals in series.items()}
+    finite = [v for vals in values.values() for v in vals if math.isfinite(v)]
+    if not finite:
+        return '<div class="kv">no values</div>'
+    n = max(len(vals) for vals in values.values())
+
+    # Legend rows (wrapping), then the optional caption, then the plot.
+    legend_rows: list[list[tuple[float, str, str]]] = [[]]
+    cursor = 0.0
+    for i, name in enumerate(values):
+        item_w = 26 + 6.5 * len(name) + 14
+        if cursor and cursor + item_w > width:
+            legend_rows.append([])
+            cursor = 0.0
+        legend_rows[-1].append((cursor, name, palette[i % len(palette)]))
+        cursor += item_w
+    caption_h = 16 if title else 0
+    top = caption_h + 16 * len(legend_rows) + 8
+    left, right, bottom = 48, 12, 34
+    plot_w = max(width - left - right, 20)
+    plot_h = max(height - top - bottom, 20)
+
+    lo, hi = min(finite), max(finite)
+    span = hi - lo
+    pad = span * 0.06 if span else (abs(lo) * 0.1 or 1.0)
+    lo, hi = lo - pad, hi + pad
+    raw_step = (hi - lo) / 4
+    magnitude = 10 ** math.floor(math.log10(raw_step))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw_step)
+    ticks = []
+    tick = math.ceil(lo / step) * step
+    while tick <= hi + step * 1e-9:
+        ticks.append(0.0 if abs(tick) < step * 1e-9 else tick)
+        tick += step
+
+    def x_at(i: int) -> float:
+        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+
+    def y_at(v: float) -> float:
+        return top + plot_h * (hi - v) / (hi - lo)
+
+    parts = []
+    if title:
+        parts.append(f'<text x="0" y="12" font-weight="600">{esc(title)}</text>')
+    for row_i, row in enumerate(legend_rows):
+        y = caption_h + 16 * row_i + 10
+        for x, name, color in row:
+            parts.append(
+                f'<line x1="{x:.1f}" y1="{y - 4}" x2="{x + 20:.1f}" y2="{y - 4}" '
+                f'stroke="{color}" stroke-width="2.5"/>'
+                f'<text x="{x + 25:.1f}" y="{y}">{esc(name)}</text>'
+            )
+    for t in ticks:
+        y = y_at(t)
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#e4e7eb"/>'
+            f'<text x="{left - 5}" y="{y + 4:.1f}" text-anchor="end" fill="#616e7c">'
+            f"{esc(fmt(t, 3))}</text>"
+        )
+    parts.append(
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
+        f'stroke="#cbd2d9"/>'
+    )
+    base = top + plot_h
+    for i in sorted({0, n - 1}):
+        parts.append(
+            f'<line x1="{x_at(i):.1f}" y1="{base}" x2="{x_at(i):.1f}" y2="{base + 4}" '
+            f'stroke="#9aa5b1"/><text x="{x_at(i):.1f}" y="{base + 15}" text-anchor="middle" '
+            f'fill="#616e7c">{i + 1}</text>'
+        )
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle" '
+        f'fill="#616e7c">{esc(x_label)}</text>'
+    )
+    markers, dots = n <= 40, []
+    for s_i, (name, vals) in enumerate(values.items()):
+        color = palette[s_i % len(palette)]
+        path, run = [], 0
+        for i, v in enumerate(vals):
+            if not math.isfinite(v):
+                run = 0
+                continue
+            path.append(f"{'L' if run else 'M'}{x_at(i):.1f},{y_at(v):.1f}")
+            run += 1
+            lonely = run == 1 and (i + 1 >= len(vals) or not math.isfinite(vals[i + 1]))
+            if markers or lonely:
+                dots.append(
+                    f'<circle cx="{x_at(i):.1f}" cy="{y_at(v):.1f}" r="{3 if lonely else 2.2}" '
+                    f'fill="{color}"><title>{esc(name)} @ {esc(x_label)} {i + 1}: '
+                    f"{esc(fmt(v, 4))}</title></circle>"
+                )
+        if path:
+            parts.append(
+                f'<path d="{" ".join(path)}" fill="none" stroke="{color}" stroke-width="2" '
+                f'stroke-linejoin="round"><title>{esc(name)}</title></path>'
+            )
+    parts.extend(dots)
+    label = f' aria-label="{esc(title)}"' if title else ""
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-size="11" role="img"{label}>{"".join(parts)}</svg>'
     )

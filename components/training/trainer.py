@@ -467,6 +467,21 @@ def print_progress(total_epochs: int) -> EpochHook:
     return hook
 
 
+def select_strategy() -> Any:
+    """Chooses the ``tf.distribute`` strategy for the machine the task runs on.
+
+    ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` describes a cluster,
+    ``MirroredStrategy`` when several GPUs are visible, the default strategy otherwise.
+    """
+    import tensorflow as tf
+
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
 def _check_frame(df: Any, what: str, label_column: str) -> None:
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
@@ -547,21 +562,23 @@ def train(
     tf_keras.utils.set_random_seed(hparams.seed)
     tf.config.experimental.enable_op_determinism()
 
-    if module_file is None:
-        model = build_default_model(feature_spec, train_df, hparams, task=task)
-        source = "default"
-    else:
-        model = _build_user_model(module_file, feature_spec, hparams, train_df, head)
-        source = os.fspath(module_file)
+    strategy = select_strategy()
+    with strategy.scope():
+        if module_file is None:
+            model = build_default_model(feature_spec, train_df, hparams, task=task)
+            source = "default"
+        else:
+            model = _build_user_model(module_file, feature_spec, hparams, train_df, head)
+            source = os.fspath(module_file)
+        model.compile(
+            optimizer=tf_keras.optimizers.Adam(learning_rate=hparams.learning_rate),
+            loss=head.make_loss(),
+            metrics=head.make_metrics(),
+        )
 
     specs = model_input_specs(model)
     x_train = frame_to_inputs(train_df, specs)
     x_eval = frame_to_inputs(eval_df, specs)
-    model.compile(
-        optimizer=tf_keras.optimizers.Adam(learning_rate=hparams.learning_rate),
-        loss=head.make_loss(),
-        metrics=head.make_metrics(),
-    )
 
     hook = on_epoch_end if on_epoch_end is not None else print_progress(hparams.epochs)
     patience = hparams.early_stopping_patience or hparams.epochs  # 0: never stop early

@@ -83,3 +83,21 @@ def test_loads_back_as_components(tmp_path):
     for path in sorted((BUILD / "components").glob("*.yaml")):
         loaded = components.load_component_from_file(str(path))
         assert loaded.name == path.stem.replace("_", "-")
+
+
+def test_training_task_resources(tmp_path):
+    from greenkfp.pipelines import build_training_pipeline
+    from greenkfp.pipelines.compiler import compile_to_file
+
+    pipeline = build_training_pipeline("4", "16G", "nvidia.com/gpu", 2)
+    spec = yaml.safe_load(compile_to_file(pipeline, tmp_path / "p.yaml").read_text())
+    executor = spec["deploymentSpec"]["executors"]["exec-train-model"]["container"]
+    assert executor["resources"]["cpuLimit"] == 4
+    assert executor["resources"]["memoryLimit"] == 16
+    accelerator = executor["resources"]["accelerator"]
+    assert (accelerator["resourceCount"], accelerator["resourceType"]) == ("2", "nvidia.com/gpu")
+    default = yaml.safe_load((BUILD / "pipelines/training_pipeline.yaml").read_text())
+    assert (
+        "accelerator"
+        not in default["deploymentSpec"]["executors"]["exec-train-model"]["container"]["resources"]
+    )

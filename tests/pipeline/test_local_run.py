@@ -10,27 +10,52 @@ pytestmark = pytest.mark.slow
 
 def test_run_on_embedded_data(tmp_path):
     out = tmp_path / "demo"
-    result = run_cli("run", "--output-dir", str(out))
+    result = run_cli("run", "--output-dir", str(out), "--epochs", "8")
     assert result.returncode == 0, result.stdout + result.stderr
     # One progress line per step start and end, not kfp.local's full logs.
-    assert result.stdout.count("[5/5] Validate eval data (drift vs train) (validate-data) ok") == 1
+    assert result.stdout.count("[6/6] Train model (energy-metered) (train-model) ok") == 1
     assert "Statistics: eval (report):" in result.stdout
     assert "Streamed logs" not in result.stdout
     summary = load_summary(out)
-    assert summary["pipeline"] == "data-validation-pipeline"
+    assert summary["pipeline"] == "training-pipeline"
     assert summary["status"] == "succeeded"
     assert summary["output_dir"] == str(out.resolve())
-    assert [s["status"] for s in summary["steps"]] == ["succeeded"] * 5
-    assert summary["steps"][1]["display_name"] == "Statistics: train"
-    assert all(s["duration_s"] > 0 for s in summary["steps"])
+    steps = summary["steps"]
+    assert [s["status"] for s in steps] == ["succeeded"] * 6
+    assert steps[1]["display_name"] == "Statistics: train"
+    assert all(s["duration_s"] > 0 for s in steps)
+    # Every step metered itself, with the same keys everywhere.
+    for step in steps:
+        assert step["energy_kwh"] > 0 and step["emissions_kg_co2eq"] > 0, step["name"]
+        assert step["energy"]["energy_method"] and step["energy"]["country_iso_code"] == "USA"
+        assert step["energy"]["duration_s"] > 0
+    assert summary["energy_kwh_total"] == pytest.approx(sum(s["energy_kwh"] for s in steps))
+    training = steps[-1]["outputs"]
+    assert training["metrics"]["metadata"]["auc"] > 0.65
+    assert training["model"]["metadata"]["energy_method"] == steps[-1]["energy"]["energy_method"]
     for path in summary["reports"].values():
         assert Path(path).is_file() and str(out.resolve()) in path
-    assert "generate-statistics.report" in summary["reports"]
+    assert "train-model.report" in summary["reports"]
     assert "validate-data.summary" in summary["reports"]
     # Everything of the run stays under the output folder.
     executor_outputs = list((out / "pipeline_root").rglob("executor_output.json"))
-    assert len(executor_outputs) == 5
+    assert len(executor_outputs) == 6
+    assert len(list((out / "pipeline_root").rglob("codecarbon/emissions.csv"))) == 6
     assert "Running pipeline" in (out / "run.log").read_text()
+
+
+def test_parameter_the_pipeline_lacks(tmp_path):
+    result = run_cli(
+        "run",
+        "--pipeline",
+        "data_validation_pipeline",
+        "--epochs",
+        "3",
+        "--output-dir",
+        str(tmp_path),
+    )
+    assert result.returncode == 2
+    assert "has no parameter(s) ['epochs']" in result.stderr
 
 
 def _assert_failed(result, out: Path, step: str, *needles: str) -> dict:
@@ -54,8 +79,14 @@ def test_missing_label_column(tmp_path, german_credit, write_csv):
 def test_empty_file(tmp_path, write_csv):
     data = write_csv("")
     out = tmp_path / "run"
-    result = run_cli("run", "--data", data, "--output-dir", str(out))
+    result = run_cli("run", "--data", data, "--label-column", "y", "--output-dir", str(out))
     _assert_failed(result, out, "import-csv", "file is empty")
+
+
+def test_required_parameter_missing(tmp_path, write_csv):
+    result = run_cli("run", "--data", write_csv("y\n1\n"), "--output-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "needs --label-column" in result.stderr
 
 
 def test_missing_file(tmp_path):

@@ -1,0 +1,98 @@
+"""KFP component for energy-metered training. A thin wrapper: the logic lives beside it."""
+
+from typing import List, Optional
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+
+from greenkfp.components._shared.image import component_image
+
+IMAGE = component_image()
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def train_model(
+    train_dataset: Input[Dataset],
+    eval_dataset: Input[Dataset],
+    model: Output[Model],
+    metrics: Output[Metrics],
+    classification_metrics: Output[ClassificationMetrics],
+    report: Output[HTML],
+    label_column: str,
+    positive_label: str = "1",
+    schema: Optional[Input[Artifact]] = None,
+    categorical_features: Optional[List[str]] = None,
+    module_file: str = "",
+    epochs: int = 30,
+    batch_size: int = 32,
+    learning_rate: float = 0.001,
+    hidden_units: Optional[List[int]] = None,
+    dropout: float = 0.1,
+    early_stopping_patience: int = 5,
+    seed: int = 42,
+    country_iso_code: str = "",
+    region: str = "",
+):
+    """Trains a Keras 2 tabular classifier with energy and carbon metered.
+
+    Preprocessing lives inside the model (normalization, string lookup), so the
+    exported SavedModel takes raw feature values. Deterministic for a seed on CPU.
+
+    Args:
+        train_dataset: Canonical CSV training data.
+        eval_dataset: Canonical CSV evaluation data (early stopping, reported metrics).
+        model: SavedModel (serving signature on raw features) and keras_model.keras.
+        metrics: accuracy, auc, loss, precision, recall, param_count, model_bytes, and
+            energy_kwh, emissions_kg_co2eq, duration_s and the other energy figures.
+        classification_metrics: Confusion matrix and ROC curve on eval data.
+        report: Training curves, confusion matrix, ROC curve, energy and carbon.
+        label_column: The label column.
+        positive_label: Label value of the positive class ("1", "yes", ">50K", ...).
+        schema: TFDV schema telling numeric from categorical features.
+        categorical_features: Integer columns holding categories, when no schema is given.
+        module_file: Path or gs:// URI of a Python file with
+            build_model(feature_spec, hparams) -> tf_keras.Model; empty uses the built-in model.
+        epochs: Maximum epochs.
+        batch_size: Batch size.
+        learning_rate: Adam learning rate.
+        hidden_units: Dense layer sizes; default [64, 32].
+        dropout: Dropout rate after each dense layer.
+        early_stopping_patience: Epochs without eval-loss improvement before stopping; 0 never.
+        seed: Random seed.
+        country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
+            GREENKFP_COUNTRY, then USA.
+        region: Grid region within the country, optional.
+    """
+    import os
+
+    from greenkfp.components._shared.metering import metered_step, record_energy
+    from greenkfp.components.training import evaluation, task
+
+    hparams = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "hidden_units": hidden_units or [64, 32],
+        "dropout": dropout,
+        "early_stopping_patience": early_stopping_patience,
+        "seed": seed,
+    }
+    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
+        outcome = task.train_and_export(
+            train_dataset.path,
+            eval_dataset.path,
+            model.path,
+            label_column,
+            positive_label,
+            hparams,
+            schema.path if schema else "",
+            module_file,
+            categorical_features or [],
+        )
+    task.write_report(outcome, energy.to_dict(), report.path)
+    for name, value in outcome.metrics.items():
+        metrics.log_metric(name, value)
+    record_energy(energy, metrics, model)
+    model.metadata.update(outcome.metadata)
+    classification_metrics.log_confusion_matrix(evaluation.CONFUSION_CATEGORIES, outcome.confusion)
+    classification_metrics.log_roc_curve(*outcome.roc)

@@ -1,0 +1,146 @@
+"""What the ``train_model`` component does, as plain functions over files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared.errors import InputError
+
+
+@dataclass
+class TrainingOutcome:
+    """Figures and facts of a finished training, for the component's outputs."""
+
+    metrics: dict[str, float]
+    history: dict[str, list[float]]
+    confusion: list[list[int]]
+    roc: tuple[list[float], list[float], list[float]]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def feature_spec_from_schema(schema_path: str, label_column: str) -> Any:
+    """Builds the feature spec from a TFDV schema: strings and categorical ints are categories."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    from greenkfp.components.data_validation.schema import load_schema
+    from greenkfp.components.training.model import FeatureSpec
+
+    schema = load_schema(schema_path)
+    names = [f.name for f in schema.feature]
+    if label_column not in names:
+        raise InputError(f"label column {label_column!r} is not in the schema; it has {names}")
+    numeric, categorical = [], []
+    for feature in schema.feature:
+        if feature.name == label_column:
+            continue
+        is_category = feature.type == schema_pb2.BYTES or (
+            feature.HasField("int_domain") and feature.int_domain.is_categorical
+        )
+        (categorical if is_category else numeric).append(feature.name)
+    return FeatureSpec(numeric=numeric, categorical=categorical, label=label_column)
+
+
+def _local_module_file(module_file: str, workdir: str) -> Optional[str]:
+    if not module_file:
+        return None
+    if uri_io.is_local(module_file):
+        return module_file
+    local = os.path.join(workdir, os.path.basename(module_file))
+    with open(local, "wb") as f:
+        f.write(uri_io.read_bytes(module_file))
+    return local
+
+
+def train_and_export(
+    train_path: str,
+    eval_path: str,
+    model_dir: str,
+    label_column: str,
+    positive_label: str,
+    hparams: dict[str, Any],
+    schema_path: str = "",
+    module_file: str = "",
+    categorical_features: Sequence[str] = (),
+) -> TrainingOutcome:
+    """Trains on canonical train/eval datasets and exports the model to ``model_dir``.
+
+    Args:
+        train_path: Training dataset.
+        eval_path: Evaluation dataset (early stopping and reported metrics).
+        model_dir: Receives ``saved_model/``, ``keras_model.keras`` and metadata.
+        label_column: The label column.
+        positive_label: The positive class (``"1"``, ``"yes"``, ``">50K"``, ...).
+        hparams: Hyperparameters (see ``model.Hyperparameters``).
+        schema_path: A TFDV schema telling numeric from categorical features; without
+            it, dtypes decide and ``categorical_features`` names integer categories.
+        module_file: Path or URI of a file defining ``build_model(feature_spec, hparams)``.
+        categorical_features: Integer columns holding categories (without a schema).
+
+    Returns:
+        Metrics, history, confusion matrix, ROC curve and model facts.
+    """
+    from greenkfp.components.training import evaluation, trainer
+    from greenkfp.components.training.model import infer_feature_spec
+
+    train_df = uri_io.read_dataset(train_path)
+    eval_df = uri_io.read_dataset(eval_path)
+    if schema_path:
+        spec = feature_spec_from_schema(schema_path, label_column)
+    else:
+        spec = infer_feature_spec(train_df, label_column, categorical=list(categorical_features))
+    with tempfile.TemporaryDirectory() as workdir:
+        result = trainer.train(
+            train_df,
+            eval_df,
+            label_column,
+            positive_label,
+            hparams,
+            feature_spec=spec,
+            module_file=_local_module_file(module_file, workdir),
+        )
+    export = trainer.save_model(result, model_dir)
+    labels, scores = result.eval_labels, result.eval_scores
+    metrics = {
+        **{k: float(v) for k, v in result.eval_metrics.items()},
+        **evaluation.classification_summary(labels, scores),
+        "param_count": float(result.param_count),
+        "model_bytes": float(export.saved_model_bytes),
+        "keras_model_bytes": float(export.keras_model_bytes),
+        "epochs_run": float(result.epochs_run),
+        "best_epoch": float(result.best_epoch),
+    }
+    metadata = {
+        "framework": "tf_keras (Keras 2)",
+        "saved_model": os.path.relpath(export.saved_model_dir, model_dir),
+        "keras_model": os.path.relpath(export.keras_model_path, model_dir),
+        "label_column": label_column,
+        "positive_label": str(result.positive_label),
+        "numeric_features": spec.numeric,
+        "categorical_features": spec.categorical,
+        "module_file": module_file or "",
+        "param_count": int(result.param_count),
+    }
+    return TrainingOutcome(
+        metrics=metrics,
+        history=result.history,
+        confusion=evaluation.confusion_matrix(labels, scores),
+        roc=evaluation.roc_curve(labels, scores),
+        metadata=metadata,
+    )
+
+
+def write_report(outcome: TrainingOutcome, energy: dict[str, Any], report_path: str) -> None:
+    """Writes the HTML training report: curves, confusion matrix, ROC, energy."""
+    from greenkfp.components.training.report import training_report
+
+    facts = {k: v for k, v in outcome.metadata.items() if not isinstance(v, list)}
+    facts.update({k: int(outcome.metrics[k]) for k in ("model_bytes", "keras_model_bytes")})
+    page = training_report(
+        outcome.history, outcome.metrics, energy, outcome.confusion, outcome.roc, facts
+    )
+    with uri_io.open_uri(report_path, "w") as f:
+        f.write(page)

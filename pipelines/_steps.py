@@ -1,0 +1,77 @@
+"""Groups of tasks that several pipelines share, added inside a pipeline's body."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from greenkfp.components import generate_statistics, import_csv, infer_schema, validate_data
+
+DEFAULT_MISSING_VALUES = ["", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+
+
+@dataclass
+class DataValidationTasks:
+    """The tasks :func:`add_data_validation` added."""
+
+    data: Any
+    train_statistics: Any
+    eval_statistics: Any
+    schema: Any
+    validation: Any
+
+
+def add_data_validation(
+    data_uri: Any,
+    eval_data_uri: Any,
+    label_column: Any,
+    delimiter: Any,
+    missing_values: Any,
+    trim_whitespace: Any,
+    eval_fraction: Any,
+    split_seed: Any,
+    categorical_features: Any,
+    required_columns: Any,
+    numeric_drift_threshold: Any,
+    categorical_drift_threshold: Any,
+    fail_on: Any,
+    beam_pipeline_args: Any,
+    country_iso_code: Any,
+    region: Any,
+) -> DataValidationTasks:
+    """Adds import, statistics of train and eval, schema and validation with drift."""
+    energy = {"country_iso_code": country_iso_code, "region": region}
+    data = import_csv(
+        data_uri=data_uri,
+        eval_data_uri=eval_data_uri,
+        label_column=label_column,
+        required_columns=required_columns,
+        delimiter=delimiter,
+        missing_values=missing_values,
+        trim_whitespace=trim_whitespace,
+        eval_fraction=eval_fraction,
+        split_seed=split_seed,
+        **energy,
+    ).set_display_name("Import CSV data")
+    train_stats = generate_statistics(
+        dataset=data.outputs["train_dataset"], beam_pipeline_args=beam_pipeline_args, **energy
+    ).set_display_name("Statistics: train")
+    eval_stats = generate_statistics(
+        dataset=data.outputs["eval_dataset"], beam_pipeline_args=beam_pipeline_args, **energy
+    ).set_display_name("Statistics: eval")
+    schema = infer_schema(
+        statistics=train_stats.outputs["statistics"],
+        categorical_features=categorical_features,
+        required_columns=required_columns,
+        **energy,
+    ).set_display_name("Infer schema")
+    validation = validate_data(
+        statistics=eval_stats.outputs["statistics"],
+        schema=schema.outputs["schema"],
+        baseline_statistics=train_stats.outputs["statistics"],
+        numeric_drift_threshold=numeric_drift_threshold,
+        categorical_drift_threshold=categorical_drift_threshold,
+        fail_on=fail_on,
+        **energy,
+    ).set_display_name("Validate eval data (drift vs train)")
+    for task in (data, train_stats, eval_stats, schema, validation):
+        task.set_cpu_request("1").set_memory_request("2G")
+    return DataValidationTasks(data, train_stats, eval_stats, schema, validation)

@@ -1,0 +1,143 @@
+"""The training pipeline: data validation, then energy-metered training."""
+
+from typing import Any, List
+
+from kfp import dsl
+
+from greenkfp.pipelines._steps import DEFAULT_MISSING_VALUES, add_data_validation
+
+PIPELINE_NAME = "training-pipeline"
+
+
+def build_training_pipeline(
+    cpu_limit: str = "2",
+    memory_limit: str = "8G",
+    accelerator_type: str = "",
+    accelerator_limit: int = 1,
+) -> Any:
+    """Builds the training pipeline with the training task's resources set.
+
+    Resources are fixed when the pipeline is compiled, as KFP requires.
+
+    Args:
+        cpu_limit: CPU limit of the training task, e.g. "4".
+        memory_limit: Memory limit of the training task, e.g. "16G".
+        accelerator_type: For example "nvidia.com/gpu" (KFP) or "NVIDIA_TESLA_T4"
+            (Vertex AI); empty trains on CPU.
+        accelerator_limit: Number of accelerators when a type is given.
+
+    Returns:
+        The ``@dsl.pipeline``.
+    """
+
+    @dsl.pipeline(
+        name=PIPELINE_NAME,
+        description=(
+            "Validates CSV data with TFDV (statistics, schema, drift), then trains a Keras 2 "
+            "tabular classifier with its energy and carbon metered."
+        ),
+    )
+    def training_pipeline(
+        data_uri: str,
+        label_column: str,
+        positive_label: str = "1",
+        eval_data_uri: str = "",
+        delimiter: str = ",",
+        missing_values: List[str] = DEFAULT_MISSING_VALUES,
+        trim_whitespace: bool = True,
+        eval_fraction: float = 0.2,
+        split_seed: int = 42,
+        categorical_features: List[str] = [],
+        numeric_drift_threshold: float = 0.1,
+        categorical_drift_threshold: float = 0.1,
+        fail_on: str = "anomalies",
+        beam_pipeline_args: List[str] = [],
+        module_file: str = "",
+        epochs: int = 30,
+        batch_size: int = 32,
+        learning_rate: float = 0.001,
+        hidden_units: List[int] = [64, 32],
+        dropout: float = 0.1,
+        early_stopping_patience: int = 5,
+        seed: int = 42,
+        country_iso_code: str = "",
+        region: str = "",
+    ):
+        """Validates the data, then trains and meters the model.
+
+        Args:
+            data_uri: CSV of training data, or of all data when eval_data_uri is empty.
+            label_column: The label column.
+            positive_label: Label value of the positive class.
+            eval_data_uri: CSV of evaluation data; empty makes a seeded split.
+            delimiter: CSV field separator.
+            missing_values: Strings that mean a missing value.
+            trim_whitespace: Strip spaces around values.
+            eval_fraction: Share of rows for evaluation when splitting.
+            split_seed: Seed of the split.
+            categorical_features: Integer columns that hold categories.
+            numeric_drift_threshold: Jensen-Shannon divergence threshold.
+            categorical_drift_threshold: L-infinity distance threshold.
+            fail_on: "anomalies", "drift" or "never".
+            beam_pipeline_args: Beam options for statistics of large data.
+            module_file: File with build_model(feature_spec, hparams); empty: built-in model.
+            epochs: Maximum epochs.
+            batch_size: Batch size.
+            learning_rate: Adam learning rate.
+            hidden_units: Dense layer sizes.
+            dropout: Dropout rate.
+            early_stopping_patience: Epochs without improvement before stopping.
+            seed: Random seed.
+            country_iso_code: Grid country (ISO alpha-3) for carbon.
+            region: Grid region within the country, optional.
+        """
+        checked = add_data_validation(
+            data_uri,
+            eval_data_uri,
+            label_column,
+            delimiter,
+            missing_values,
+            trim_whitespace,
+            eval_fraction,
+            split_seed,
+            categorical_features,
+            [label_column],
+            numeric_drift_threshold,
+            categorical_drift_threshold,
+            fail_on,
+            beam_pipeline_args,
+            country_iso_code,
+            region,
+        )
+        from greenkfp.components import train_model
+
+        training = (
+            train_model(
+                train_dataset=checked.data.outputs["train_dataset"],
+                eval_dataset=checked.data.outputs["eval_dataset"],
+                schema=checked.schema.outputs["schema"],
+                label_column=label_column,
+                positive_label=positive_label,
+                module_file=module_file,
+                epochs=epochs,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                hidden_units=hidden_units,
+                dropout=dropout,
+                early_stopping_patience=early_stopping_patience,
+                seed=seed,
+                country_iso_code=country_iso_code,
+                region=region,
+            )
+            .set_display_name("Train model (energy-metered)")
+            .after(checked.validation)
+            .set_cpu_limit(cpu_limit)
+            .set_memory_limit(memory_limit)
+        )
+        if accelerator_type:
+            training.set_accelerator_type(accelerator_type).set_accelerator_limit(accelerator_limit)
+
+    return training_pipeline
+
+
+training_pipeline = build_training_pipeline()
