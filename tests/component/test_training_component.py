@@ -25,15 +25,15 @@ def import_and_train(data_uri: str, positive_label: str, epochs: int):
     )
 
 
-def test_train_model_outputs(tmp_path):
+def run_import_and_train(tmp_path, positive_label: str, epochs: int):
     from helpers import EMBEDDED_DATA
 
-    summary = run_locally(
-        import_and_train,
-        {"data_uri": str(EMBEDDED_DATA), "positive_label": "1", "epochs": 6},
-        tmp_path / "run",
-        progress=lambda line: None,
-    )
+    arguments = {"data_uri": str(EMBEDDED_DATA), "positive_label": positive_label, "epochs": epochs}
+    return run_locally(import_and_train, arguments, tmp_path / "run", progress=lambda line: None)
+
+
+def test_train_model_outputs(tmp_path):
+    summary = run_import_and_train(tmp_path, "1", epochs=6)
     assert summary.status == "succeeded", summary.error
     step = summary.steps[-1]
     metrics = step.outputs["metrics"]["metadata"]
@@ -55,13 +55,6 @@ def test_train_model_outputs(tmp_path):
 
 
 def test_absent_positive_label_fails_clearly(tmp_path):
-    from helpers import EMBEDDED_DATA
-
-    summary = run_locally(
-        import_and_train,
-        {"data_uri": str(EMBEDDED_DATA), "positive_label": "yes", "epochs": 1},
-        tmp_path / "run",
-        progress=lambda line: None,
-    )
+    summary = run_import_and_train(tmp_path, "yes", epochs=1)
     assert summary.status == "failed" and summary.failed_step == "train-model"
     assert "positive label 'yes' does not occur in label column 'risk'" in summary.error
