@@ -375,7 +375,7 @@ def energy_meter(
     region: str | None = None,
     online: bool = False,
     project_name: str = "greenkfp",
-    measure_power_secs: float = 1.0,
+    measure_power_secs: float = 5.0,
 ) -> Iterator[EnergyReading]:
     """Meters the energy and emissions of the enclosed block with codecarbon.
 
