@@ -1,0 +1,1 @@
+"""Compression: pruning, QAT and TFLite, measured; and the shared predict function."""

@@ -1,0 +1,77 @@
+"""The library's one prediction function: raw feature rows in, scores out.
+
+Every step that scores data with a model (compression's evaluation, fairness
+evaluation, deployment's canary check) goes through :func:`load_predictor` or
+:func:`predict_scores`, so they all score exactly what ships.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from greenkfp.components._shared.errors import InputError
+
+Predictor = Callable[[pd.DataFrame], np.ndarray]
+
+#: File in a ``compress_model`` output that says how to run the compressed model.
+COMPRESSED_MANIFEST = "compressed_model.json"
+
+
+def load_predictor(model_path: str) -> Predictor:
+    """Loads a model artifact once and returns a function that scores raw rows.
+
+    Args:
+        model_path: A local folder written by ``train_model`` (holds ``saved_model/``) or
+            by ``compress_model`` (holds ``compressed_model.json`` and a ``.tflite`` file).
+
+    Returns:
+        A function taking a DataFrame of raw feature rows (extra columns such as the
+        label are ignored) and returning 1-D float32 scores, one per row.
+
+    Raises:
+        InputError: When the folder holds no model this library wrote, or it cannot load.
+    """
+    if not os.path.isdir(model_path):
+        raise InputError(f"model folder {model_path} does not exist")
+    if os.path.exists(os.path.join(model_path, COMPRESSED_MANIFEST)):
+        from greenkfp.components.compression import tflite_runtime
+
+        return tflite_runtime.load_compressed_predictor(model_path)
+    return _saved_model_predictor(model_path)
+
+
+def predict_scores(model_path: str, df: pd.DataFrame) -> np.ndarray:
+    """Scores raw feature rows with a model artifact; see :func:`load_predictor`."""
+    return load_predictor(model_path)(df)
+
+
+def _saved_model_predictor(model_path: str) -> Predictor:
+    import tensorflow as tf
+
+    from greenkfp.components.training.trainer import (
+        SAVED_MODEL_DIRNAME,
+        predict_scores_saved_model,
+    )
+
+    saved_model_dir = os.path.join(model_path, SAVED_MODEL_DIRNAME)
+    if not os.path.isdir(saved_model_dir):
+        raise InputError(
+            f"{model_path} holds neither {COMPRESSED_MANIFEST} nor {SAVED_MODEL_DIRNAME}/: "
+            "not a model written by train_model or compress_model"
+        )
+    try:
+        loaded = tf.saved_model.load(saved_model_dir)
+    except Exception as err:  # corrupt or foreign SavedModel
+        raise InputError(f"cannot load the SavedModel in {saved_model_dir}: {err}") from err
+
+    def predict(df: pd.DataFrame) -> np.ndarray:
+        if len(df) == 0:
+            return np.zeros((0,), dtype=np.float32)
+        scores = predict_scores_saved_model(loaded, df)
+        return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+    return predict

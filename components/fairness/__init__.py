@@ -1,0 +1,1 @@
+"""Fairness: quality and fairness by sensitive feature, with TFMA and Fairness Indicators."""
