@@ -146,6 +146,96 @@ def column_chart(
     )
 
 
+def _axis(values: Sequence[float]) -> tuple[float, float, list[float]]:
+    """Padded range of finite values and about four round tick values inside it."""
+    lo, hi = min(values), max(values)
+    span = hi - lo
+    pad = span * 0.06 if span else (abs(lo) * 0.1 or 1.0)
+    lo, hi = lo - pad, hi + pad
+    raw_step = (hi - lo) / 4
+    magnitude = 10 ** math.floor(math.log10(raw_step))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw_step)
+    ticks = []
+    tick = math.ceil(lo / step) * step
+    while tick <= hi + step * 1e-9:
+        ticks.append(0.0 if abs(tick) < step * 1e-9 else tick)
+        tick += step
+    return lo, hi, ticks
+
+
+def scatter_chart(
+    points: Sequence[tuple[float, float, str, bool]],
+    x_label: str,
+    y_label: str,
+    width: int = 460,
+    height: int = 260,
+    title: str = "",
+) -> str:
+    """Returns an inline SVG scatter plot; highlighted points are red and labelled.
+
+    Args:
+        points: ``(x, y, label, highlight)`` per point; the label shows on hover, and
+            next to the point when highlighted.
+        x_label: Caption of the x axis.
+        y_label: Caption of the y axis.
+        width: Width of the SVG, in pixels.
+        height: Height of the SVG, in pixels.
+        title: Caption above the plot, also the chart's accessible name.
+
+    Returns:
+        The SVG element, or a short note when no point is finite.
+    """
+    finite = [p for p in points if math.isfinite(p[0]) and math.isfinite(p[1])]
+    if not finite:
+        return '<div class="kv">no values</div>'
+    x_lo, x_hi, x_ticks = _axis([p[0] for p in finite])
+    y_lo, y_hi, y_ticks = _axis([p[1] for p in finite])
+    top, left, right, bottom = (22 if title else 8), 56, 16, 36
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x_at(v: float) -> float:
+        return left + plot_w * (v - x_lo) / (x_hi - x_lo)
+
+    def y_at(v: float) -> float:
+        return top + plot_h * (y_hi - v) / (y_hi - y_lo)
+
+    parts = [f'<text x="0" y="12" font-weight="600">{esc(title)}</text>'] if title else []
+    for t in y_ticks:
+        parts.append(
+            f'<line x1="{left}" y1="{y_at(t):.1f}" x2="{left + plot_w}" y2="{y_at(t):.1f}" '
+            f'stroke="#e4e7eb"/><text x="{left - 5}" y="{y_at(t) + 4:.1f}" text-anchor="end" '
+            f'fill="#616e7c">{esc(fmt(t, 3))}</text>'
+        )
+    for t in x_ticks:
+        parts.append(
+            f'<text x="{x_at(t):.1f}" y="{top + plot_h + 14}" text-anchor="middle" '
+            f'fill="#616e7c">{esc(fmt(t, 3))}</text>'
+        )
+    parts.append(
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
+        f'stroke="#cbd2d9"/><text x="{left + plot_w / 2:.1f}" y="{height - 4}" '
+        f'text-anchor="middle" fill="#616e7c">{esc(x_label)}</text>'
+        f'<text transform="translate(12,{top + plot_h / 2:.1f}) rotate(-90)" '
+        f'text-anchor="middle" fill="#616e7c">{esc(y_label)}</text>'
+    )
+    for x, y, label, highlight in sorted(finite, key=lambda p: p[3]):
+        color = ALERT_COLOR if highlight else BAR_COLOR
+        parts.append(
+            f'<circle cx="{x_at(x):.1f}" cy="{y_at(y):.1f}" r="{5 if highlight else 4}" '
+            f'fill="{color}" fill-opacity="0.8"><title>{esc(label)}</title></circle>'
+        )
+        if highlight:
+            parts.append(
+                f'<text x="{x_at(x) + 7:.1f}" y="{y_at(y) - 6:.1f}" fill="{color}">'
+                f"{esc(label)}</text>"
+            )
+    label_attr = f' aria-label="{esc(title)}"' if title else ""
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-size="11" role="img"{label_attr}>{"".join(parts)}</svg>'
+    )
+
+
 def line_chart(
     series: dict[str, Sequence[float]],
     x_label: str = "epoch",
@@ -192,18 +282,7 @@ def line_chart(
     plot_w = max(width - left - right, 20)
     plot_h = max(height - top - bottom, 20)
 
-    lo, hi = min(finite), max(finite)
-    span = hi - lo
-    pad = span * 0.06 if span else (abs(lo) * 0.1 or 1.0)
-    lo, hi = lo - pad, hi + pad
-    raw_step = (hi - lo) / 4
-    magnitude = 10 ** math.floor(math.log10(raw_step))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw_step)
-    ticks = []
-    tick = math.ceil(lo / step) * step
-    while tick <= hi + step * 1e-9:
-        ticks.append(0.0 if abs(tick) < step * 1e-9 else tick)
-        tick += step
+    lo, hi, ticks = _axis(finite)
 
     def x_at(i: int) -> float:
         return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)

@@ -39,6 +39,9 @@ MAX_VOCAB = 10_000
 # Name of the output layer of the default model.
 OUTPUT_NAME = "score"
 
+#: Name of the layer whose output is the encoded feature vector (end of preprocessing).
+FEATURES_LAYER = "features"
+
 _INPUT_NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -415,7 +418,8 @@ def build_default_model(
     imputed with the training mean (0 after normalization). Categorical features go through
     ``StringLookup`` with one OOV bucket (missing ``""`` and unseen values), then one-hot
     (up to :data:`ONE_HOT_MAX_VOCAB` values) or an Embedding. All are concatenated and fed
-    to ReLU Dense layers with dropout, then the task's output layer.
+    to ReLU Dense layers with dropout, then the task's output layer. The encoded vector is
+    the output of the layer named :data:`FEATURES_LAYER`, where compression splits the model.
 
     The model is not compiled. It uses only built-in layers and TF ops, so it saves and
     reloads without custom objects.
@@ -470,20 +474,24 @@ def build_default_model(
             raise InputError(
                 f"categorical column {col!r} has no value in train_df (all missing); drop it"
             )
+        lookup = tf_keras.layers.StringLookup(
+            vocabulary=vocab, num_oov_indices=1, output_mode="int", name=f"{name}_lookup"
+        )
         if len(vocab) <= ONE_HOT_MAX_VOCAB:
-            lookup = tf_keras.layers.StringLookup(
-                vocabulary=vocab, num_oov_indices=1, output_mode="one_hot", name=f"{name}_lookup"
-            )
-            encoded.append(lookup(inp))
+            # tf.one_hot rather than output_mode="one_hot": the latter lowers to
+            # DenseBincount, which TFLite has no builtin kernel for.
+            index = tf.squeeze(lookup(inp), axis=-1)
+            encoded.append(tf.one_hot(index, depth=len(vocab) + 1, dtype=tf.float32))
         else:
-            lookup = tf_keras.layers.StringLookup(
-                vocabulary=vocab, num_oov_indices=1, output_mode="int", name=f"{name}_lookup"
-            )
             dim = int(min(16, max(2, round(1.6 * (len(vocab) + 1) ** 0.56))))
             emb = tf_keras.layers.Embedding(len(vocab) + 1, dim, name=f"{name}_embedding")
             encoded.append(tf_keras.layers.Flatten(name=f"{name}_flat")(emb(lookup(inp))))
 
-    x = encoded[0] if len(encoded) == 1 else tf_keras.layers.Concatenate(name="features")(encoded)
+    # The layer named FEATURES_LAYER ends the preprocessing: compression splits the model there.
+    if len(encoded) == 1:
+        x = tf_keras.layers.Identity(name=FEATURES_LAYER)(encoded[0])
+    else:
+        x = tf_keras.layers.Concatenate(name=FEATURES_LAYER)(encoded)
     for i, units in enumerate(hparams.hidden_units):
         x = tf_keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
         if hparams.dropout > 0:

@@ -1,0 +1,101 @@
+"""KFP component for model compression. A thin wrapper: the logic lives beside it."""
+
+from typing import List, Optional
+
+from kfp import dsl
+from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
+
+from greenkfp.components._shared.image import component_image
+
+IMAGE = component_image()
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def compress_model(
+    model: Input[Model],
+    train_dataset: Input[Dataset],
+    eval_dataset: Input[Dataset],
+    compressed_model: Output[Model],
+    metrics: Output[Metrics],
+    report: Output[HTML],
+    methods: Optional[List[str]] = None,
+    sparsity: float = 0.5,
+    pruning_schedule: str = "polynomial",
+    fine_tune_epochs: int = 4,
+    max_accuracy_drop: float = 0.01,
+    max_auc_drop: float = 0.01,
+    representative_samples: int = 200,
+    latency_runs: int = 300,
+    threads: int = 1,
+    seed: int = 42,
+    country_iso_code: str = "",
+    region: str = "",
+):
+    """Prunes and quantizes a trained model to TFLite, and measures both models.
+
+    Preprocessing stays exact in a float32 TFLite stage; the network after it is
+    compressed. Both models are measured alike from raw rows: size, gzipped size,
+    accuracy, AUC, batch-1 latency and inference energy.
+
+    Args:
+        model: A train_model output (keras_model.keras and model_metadata.json).
+        train_dataset: Training data: fine-tuning and int8 calibration rows.
+        eval_dataset: Evaluation data: quality, latency and energy rows.
+        compressed_model: preprocess.tflite, model.tflite, compressed_model.json, and a
+            SavedModel (saved_model/) when pruning or QAT ran.
+        metrics: base_/compressed_ bytes, gzip_bytes, accuracy, auc, latency_p50_ms,
+            latency_p95_ms, inference_energy_kwh_per_1k; size_ratio, gzip_size_ratio,
+            accuracy_drop, auc_drop, latency_speedup_p50, inference_energy_ratio
+            (ratios are base / compressed), sparsity, and this step's energy figures.
+        report: Side-by-side figures and every candidate on a size-quality chart.
+        methods: In order, from prune, qat, then one of dynamic, int8, float16; or auto
+            (the default): the smallest of sparsity 0.5/0.7/0.8 x int8/dynamic whose
+            drops stay within max_accuracy_drop and max_auc_drop.
+        sparsity: Pruning target, in [0, 1).
+        pruning_schedule: polynomial or constant.
+        fine_tune_epochs: Epochs of fine-tuning for pruning and QAT.
+        max_accuracy_drop: Largest accuracy loss auto accepts (a fraction: 0.01 = 1 point).
+        max_auc_drop: Largest AUC loss auto accepts.
+        representative_samples: Train rows calibrating int8.
+        latency_runs: Timed batch-1 predictions per model.
+        threads: TFLite interpreter threads for latency and energy.
+        seed: Random seed.
+        country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
+            GREENKFP_COUNTRY, then USA.
+        region: Grid region within the country, optional.
+    """
+    import os
+
+    from greenkfp.components._shared.metering import metered_step, record_energy
+    from greenkfp.components.compression import report as compression_report
+    from greenkfp.components.compression import task
+    from greenkfp.components.compression.config import CompressionConfig
+
+    config = CompressionConfig(
+        methods=methods or ["auto"],
+        sparsity=sparsity,
+        schedule=pruning_schedule,
+        fine_tune_epochs=fine_tune_epochs,
+        max_accuracy_drop=max_accuracy_drop,
+        max_auc_drop=max_auc_drop,
+        representative_samples=representative_samples,
+        latency_runs=latency_runs,
+        threads=threads,
+        seed=seed,
+    )
+    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
+        outcome = task.compress(
+            model.path,
+            train_dataset.path,
+            eval_dataset.path,
+            compressed_model.path,
+            config,
+            country_iso_code,
+            region,
+        )
+    with open(report.path, "w") as f:
+        f.write(compression_report.compression_report(outcome, energy.to_dict()))
+    for name, value in outcome.metrics.items():
+        metrics.log_metric(name, value)
+    record_energy(energy, metrics, compressed_model)
+    compressed_model.metadata.update(outcome.metadata)
