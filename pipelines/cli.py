@@ -10,6 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from greenkfp.pipelines import registry_cli
+
 DEFAULT_LOCAL_PIPELINE = "training_pipeline"
 
 
@@ -110,6 +112,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument(
         "--beam-pipeline-args", type=_csv_list, default=None, help="comma-separated Beam options"
     )
+    registry_cli.add_parser(commands)
     return parser
 
 
@@ -218,5 +221,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         The exit status.
     """
     args = _build_parser().parse_args(argv)
-    handlers = {"compile": _command_compile, "run": _command_run}
+    handlers = {"compile": _command_compile, "run": _command_run, "registry": registry_cli.run}
     return handlers[args.command](args)

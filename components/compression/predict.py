@@ -25,8 +25,9 @@ def load_predictor(model_path: str) -> Predictor:
     """Loads a model artifact once and returns a function that scores raw rows.
 
     Args:
-        model_path: A local folder written by ``train_model`` (holds ``saved_model/``) or
-            by ``compress_model`` (holds ``compressed_model.json`` and a ``.tflite`` file).
+        model_path: A local folder written by ``train_model`` (holds ``saved_model/``),
+            by ``compress_model`` (holds ``compressed_model.json`` and ``.tflite`` files),
+            or a SavedModel folder itself (a registry version, TF Serving's layout).
 
     Returns:
         A function taking a DataFrame of raw feature rows (extra columns such as the
@@ -58,10 +59,12 @@ def _saved_model_predictor(model_path: str) -> Predictor:
     )
 
     saved_model_dir = os.path.join(model_path, SAVED_MODEL_DIRNAME)
-    if not os.path.isdir(saved_model_dir):
+    if os.path.isfile(os.path.join(model_path, "saved_model.pb")):
+        saved_model_dir = model_path
+    elif not os.path.isdir(saved_model_dir):
         raise InputError(
-            f"{model_path} holds neither {COMPRESSED_MANIFEST} nor {SAVED_MODEL_DIRNAME}/: "
-            "not a model written by train_model or compress_model"
+            f"{model_path} holds neither {COMPRESSED_MANIFEST} nor {SAVED_MODEL_DIRNAME}/ nor "
+            "saved_model.pb: not a model written by train_model or compress_model"
         )
     try:
         loaded = tf.saved_model.load(saved_model_dir)

@@ -1,0 +1,344 @@
+"""deploy_model's logic: blessing, push with model card and manifest, canary, KServe, bad input."""
+
+import json
+import os
+
+import pytest
+import yaml
+
+from greenkfp.components._shared.errors import InputError
+from greenkfp.components.deployment import kserve, model_card, task
+from greenkfp.components.deployment.registry import Registry
+
+MODEL = "credit-risk"
+
+BLESSING = {
+    "approved": True,
+    "reasons": [],
+    "checks": [
+        {
+            "name": "min_auc",
+            "metric": "fairness.auc",
+            "value": 0.81,
+            "threshold": 0.7,
+            "comparison": ">=",
+            "verdict": "pass",
+            "detail": "",
+        }
+    ],
+    "candidate_metrics": {"auc": {"value": 0.81, "source": "fairness.auc"}},
+    "policy": {"min_auc": 0.7},
+    "live": None,
+    "inputs": {
+        "training": {
+            "uri": "gs://b/run/train/metrics",
+            "metrics": {"auc": 0.83, "energy_kwh": 0.002, "emissions_kg_co2eq": 0.0007},
+        },
+        "fairness": {
+            "uri": "gs://b/run/fair/metrics",
+            "metrics": {
+                "auc": 0.81,
+                "false_positive_rate_gap_sex@0.5": 0.08,
+                "false_positive_rate_ratio_sex@0.5": 0.7,
+                "max_fairness_gap": 0.08,
+            },
+        },
+    },
+}
+
+
+@pytest.fixture
+def files(tmp_path, german_credit):
+    """A fake candidate (no TensorFlow), a blessing and eval data."""
+    candidate = tmp_path / "candidate"
+    (candidate / "saved_model" / "variables").mkdir(parents=True)
+    (candidate / "saved_model" / "saved_model.pb").write_bytes(b"graph")
+    (candidate / "saved_model" / "variables" / "variables.index").write_bytes(b"i")
+    (candidate / "model_metadata.json").write_text(
+        json.dumps({"label_column": "risk", "n_train": 800, "feature_spec": {"numeric": ["age"]}})
+    )
+    blessing = tmp_path / "blessing.json"
+    blessing.write_text(json.dumps(BLESSING))
+    eval_data = tmp_path / "eval.csv"
+    german_credit.head(50).to_csv(eval_data, index=False)
+    return candidate, blessing, eval_data
+
+
+def deploy(files, base, **kwargs):
+    candidate, blessing, eval_data = files
+    kwargs.setdefault("verifier", lambda folder: None)
+    return task.run_deploy(
+        str(candidate), str(blessing), str(eval_data), str(base), MODEL, **kwargs
+    )
+
+
+def test_blessed_model_is_pushed_with_card_metrics_and_manifest(tmp_path, files):
+    base = tmp_path / "registry"
+    seen = []
+    outcome = deploy(files, base, verifier=lambda folder: seen.append(sorted(os.listdir(folder))))
+    assert outcome.deployed and outcome.version == 1 and outcome.live
+    assert outcome.pushed_uri == str(base / MODEL / "1")
+    assert seen == [["model_metadata.json", "saved_model.pb", "variables"]]
+    version = base / MODEL / "1"
+    assert {p.name for p in version.iterdir()} == {
+        "saved_model.pb",
+        "variables",
+        "model_metadata.json",
+        "blessing.json",
+        "metrics.json",
+        "model_card.md",
+        "inferenceservice.yaml",
+        "lineage.json",
+        "_COMPLETE",
+    }
+    assert json.loads((version / "blessing.json").read_text()) == BLESSING
+    recorded = json.loads((version / "metrics.json").read_text())
+    assert recorded["candidate"] == {"auc": 0.81} and recorded["version"] == 1
+    assert recorded["training"]["energy_kwh"] == 0.002
+    card = (version / "model_card.md").read_text()
+    for heading in [
+        "# Model card: credit-risk, version 1",
+        "## Intended use",
+        "## Data",
+        "## Quality",
+        "## Fairness per slice",
+        "## Energy and carbon of training",
+        "## Compression",
+        "## Deployment gate",
+        "## Canary verification",
+        "## Lineage",
+    ]:
+        assert heading in card, heading
+    assert "| false_positive_rate | sex | 0.5 | 0.08 | 0.7 |" in card
+    assert "| emissions (kg CO2eq) | 0.0007 |" in card
+    assert "| label column | risk |" in card and "| training rows | 800 |" in card
+    lineage = json.loads((version / "lineage.json").read_text())
+    assert [e["input"] for e in lineage][:3] == ["model", "eval data", "blessing"]
+    assert all(len(e["sha256"]) == 64 for e in lineage[:3])
+    manifest = yaml.safe_load((version / "inferenceservice.yaml").read_text())
+    assert manifest == outcome.manifest
+    assert manifest["spec"]["predictor"]["model"]["storageUris"] == [
+        {"uri": str(base / MODEL / "1"), "path": "/mnt/models/1"}
+    ]
+    # The next push is version 2; the gate can read version 1's figures meanwhile.
+    assert deploy(files, base).version == 2
+    assert Registry(str(base)).read_metrics(MODEL, 1)["candidate"]["auc"] == 0.81
+
+
+def test_not_blessed_writes_nothing_and_says_why(tmp_path, files):
+    candidate, blessing, eval_data = files
+    refused = {**BLESSING, "approved": False, "reasons": ["min_auc: 0.6 < 0.7 (fairness.auc)"]}
+    blessing.write_text(json.dumps(refused))
+    base = tmp_path / "registry"
+    outcome = deploy(files, base)
+    assert not outcome.deployed and outcome.version == 0 and outcome.pushed_uri == ""
+    assert outcome.reasons == ["the gate did not bless the model", refused["reasons"][0]]
+    assert not base.exists()
+    paths = [tmp_path / n for n in ("record.json", "isvc.yaml", "summary.md")]
+    task.write_deploy_outputs(outcome, *map(str, paths))
+    assert json.loads(paths[0].read_text())["deployed"] is False
+    assert paths[1].read_text().startswith("# Not deployed: the gate did not bless the model")
+    assert "Nothing was written to" in paths[2].read_text()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c, b, e: b.write_text("{not json"), "is not JSON"),
+        (
+            lambda c, b, e: b.write_text('{"approved": "yes", "checks": []}'),
+            "no boolean 'approved'",
+        ),
+        (lambda c, b, e: b.unlink(), "file not found"),
+        (lambda c, b, e: e.write_text("risk,age\n"), "has no rows for canary predictions"),
+        (lambda c, b, e: [p.unlink() for p in c.rglob("*") if p.is_file()], "is empty"),
+    ],
+    ids=["blessing-not-json", "blessing-no-approved", "no-blessing", "empty-eval", "empty-model"],
+)
+def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, files, change, message):
+    change(*files)
+    base = tmp_path / "registry"
+    with pytest.raises(InputError, match=message):
+        deploy(files, base)
+    assert not base.exists()
+
+
+def test_bad_parameters_are_refused_before_any_write(tmp_path, files, monkeypatch):
+    base = tmp_path / "registry"
+    with pytest.raises(InputError, match="model name 'Credit_Risk' is not valid"):
+        task.run_deploy(*map(str, files), str(base), "Credit_Risk")
+    with pytest.raises(InputError, match="registry_uri is empty"):
+        task.run_deploy(*map(str, files), "", MODEL)
+    with pytest.raises(InputError, match="canary_rows must be at least 1"):
+        deploy(files, base, canary_rows=0)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(InputError, match="apply=True needs a Kubernetes cluster"):
+        deploy(files, base, apply=True)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    with pytest.raises(InputError, match="local path"):
+        deploy(files, base, apply=True)
+    assert not base.exists()
+
+
+def test_unwritable_registry_is_a_clear_error(tmp_path, files):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="is not writable"):
+        deploy(files, blocker / "registry")
+
+
+# ----------------------------------------------------------------------------- KServe
+
+
+def test_manifest_pinned_and_model_root():
+    pinned = kserve.inference_service(MODEL, "gs://b/reg/credit-risk", 4, namespace="ml")
+    assert pinned["apiVersion"] == "serving.kserve.io/v1beta1"
+    assert pinned["kind"] == "InferenceService"
+    assert pinned["metadata"]["name"] == MODEL and pinned["metadata"]["namespace"] == "ml"
+    assert pinned["metadata"]["annotations"]["greenkfp.dev/model-version"] == "4"
+    model = pinned["spec"]["predictor"]["model"]
+    assert model == {
+        "modelFormat": {"name": "tensorflow"},
+        "storageUris": [{"uri": "gs://b/reg/credit-risk/4", "path": "/mnt/models/4"}],
+    }
+    root = kserve.inference_service(MODEL, "gs://b/reg/credit-risk/", 4, pin_version=False)
+    assert "namespace" not in root["metadata"]
+    assert root["spec"]["predictor"]["model"]["storageUri"] == "gs://b/reg/credit-risk"
+    assert yaml.safe_load(kserve.to_yaml(pinned)) == pinned
+
+
+class FakeApi:
+    def __init__(self, create_status=None):
+        self.create_status = create_status
+        self.calls = []
+
+    def create_namespaced_custom_object(self, group, version, namespace, plural, body):
+        self.calls.append(("create", namespace, body))
+        if self.create_status:
+            err = RuntimeError("api error")
+            err.status = self.create_status
+            raise err
+
+    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body):
+        self.calls.append(("patch", namespace, name, body))
+
+
+def test_apply_creates_or_patches():
+    manifest = kserve.inference_service(MODEL, "gs://b/reg/credit-risk", 2)
+    api = FakeApi()
+    assert kserve.apply(manifest, api) == "created"
+    assert api.calls[0][1] == "default"  # outside a pod: the default namespace
+    exists = FakeApi(create_status=409)
+    assert (
+        kserve.apply({**manifest, "metadata": {**manifest["metadata"], "namespace": "ml"}}, exists)
+        == "patched"
+    )
+    _, namespace, name, body = exists.calls[1]
+    assert (namespace, name) == ("ml", MODEL)
+    assert body["spec"]["predictor"]["model"]["storageUri"] is None  # merge patch removes it
+    with pytest.raises(RuntimeError, match="api error"):
+        kserve.apply(manifest, FakeApi(create_status=403))
+
+
+def test_fairness_rows_of_the_model_card():
+    rows = model_card.fairness_rows(
+        {
+            "false_positive_rate_gap_personal_status@0.5": 0.1,
+            "false_positive_rate_ratio_personal_status@0.5": 0.5,
+            "positive_rate_gap_sex@0.3": 0.2,
+            "positive_rate_gap_significant_sex@0.3": 1.0,
+            "auc": 0.8,
+        }
+    )
+    assert rows == [
+        ("false_positive_rate", "personal_status", "0.5", 0.1, 0.5),
+        ("positive_rate", "sex", "0.3", 0.2, None),
+    ]
+
+
+# ----------------------------------------------------------------------------- canary
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory, german_credit):
+    """A tiny trained model saved twice: as trained, and with its weights shifted."""
+    from greenkfp.components.training import trainer
+    from greenkfp.components.training.model import infer_feature_spec
+
+    root = tmp_path_factory.mktemp("tiny")
+    df = german_credit.head(240)
+    spec = infer_feature_spec(df, "risk", categorical=["job"])
+    hparams = {"epochs": 1, "hidden_units": [4], "early_stopping_patience": 0}
+    result = trainer.train(
+        df[:200], df[200:], "risk", 1, hparams, spec, on_epoch_end=lambda e, logs: None
+    )
+    trainer.save_model(result, str(root / "a"))
+    result.model.set_weights([w + 0.25 for w in result.model.get_weights()])
+    trainer.save_model(result.model, str(root / "b"))
+    eval_path = root / "eval.csv"
+    df[200:].to_csv(eval_path, index=False)
+    return root / "a", root / "b", eval_path
+
+
+@pytest.mark.slow
+def test_canary_verifies_the_pushed_copy_through_the_shared_predict_function(tmp_path, tiny_models):
+    from greenkfp.components.deployment.canary import CanaryCheck, VerificationFailed
+
+    model_a, model_b, eval_path = tiny_models
+    blessing = tmp_path / "blessing.json"
+    blessing.write_text(json.dumps(BLESSING))
+    base = tmp_path / "registry"
+    outcome = task.run_deploy(
+        str(model_a), str(blessing), str(eval_path), str(base), MODEL, canary_rows=16
+    )
+    assert outcome.deployed and outcome.canary["rows"] == 16
+    assert outcome.canary["max_abs_diff"] <= 1e-6
+    assert (base / MODEL / "1" / "saved_model.pb").exists()
+    card = (base / MODEL / "1" / "model_card.md").read_text()
+    assert "scored 16 eval rows" in card
+
+    # The pushed bytes differ from the candidate's: verification refuses, nothing is visible.
+    import pandas as pd
+
+    from greenkfp.components.deployment.registry import version_layout
+
+    check = CanaryCheck(str(model_a), pd.read_csv(eval_path).head(16))
+    reg = Registry(str(base))
+    with pytest.raises(VerificationFailed, match="differ from the candidate's by up to"):
+        reg.push(MODEL, version_layout(str(model_b)), verify=check)
+    assert [v.version for v in reg.versions(MODEL)] == [1] and reg.live_version(MODEL) == 1
+    assert reg.abandoned(MODEL) == []
+
+
+DEPLOY_SCRIPT = """
+import sys
+from greenkfp.components.deployment import task
+candidate, blessing, eval_data, base = sys.argv[1:5]
+outcome = task.run_deploy(candidate, blessing, eval_data, base, "credit-risk",
+                          verifier=lambda folder: None)
+print(outcome.version)
+"""
+
+
+def test_sigkilled_deploy_process_leaves_no_partial_version(tmp_path, files):
+    """The deploy logic in a process killed after the version is marked, before the rename."""
+    import signal
+    import subprocess
+    import sys
+
+    from greenkfp.components.deployment import registry
+
+    base = tmp_path / "registry"
+    deploy(files, base)  # version 1 is live
+    args = [sys.executable, "-c", DEPLOY_SCRIPT, *map(str, files), str(base)]
+    env = {**os.environ, registry.CRASH_ENV: "marked"}
+    crashed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    reg = Registry(str(base))
+    assert [v.version for v in reg.versions(MODEL)] == [1]
+    assert sorted(p.name for p in (base / MODEL).iterdir() if p.name.isdigit()) == ["1"]
+    assert reg.abandoned(MODEL)  # the staged copy, never visible
+    assert reg.live_version(MODEL) == 1
+    again = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert reg.live_version(MODEL) == int(again.stdout.split()[-1]) == 3
