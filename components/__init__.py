@@ -14,6 +14,11 @@ _MODULES = {
     "infer_schema": "data_validation",
     "validate_data": "data_validation",
     "train_model": "training",
+    "compress_model": "compression",
+    "evaluate_fairness": "fairness",
+    "evaluate_gate": "deployment",
+    "deploy_model": "deployment",
+    "sustainability_report": "sustainability",
 }
 
 __all__ = [*_MODULES, "ALL_COMPONENTS"]

@@ -3,7 +3,13 @@
 from dataclasses import dataclass
 from typing import Any
 
-from greenkfp.components import generate_statistics, import_csv, infer_schema, validate_data
+from greenkfp.components import (
+    generate_statistics,
+    import_csv,
+    infer_schema,
+    train_model,
+    validate_data,
+)
 
 DEFAULT_MISSING_VALUES = ["", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 
@@ -75,3 +81,51 @@ def add_data_validation(
     for task in (data, train_stats, eval_stats, schema, validation):
         task.set_cpu_request("1").set_memory_request("2G")
     return DataValidationTasks(data, train_stats, eval_stats, schema, validation)
+
+
+def add_training(
+    checked: DataValidationTasks,
+    label_column: Any,
+    positive_label: Any,
+    hyperparameters: dict[str, Any],
+    country_iso_code: Any,
+    region: Any,
+    resources: dict[str, Any],
+) -> Any:
+    """Adds energy-metered training on the validated data, after the validation passed.
+
+    Args:
+        checked: The data validation tasks.
+        label_column: The label column.
+        positive_label: Label value of the positive class.
+        hyperparameters: ``module_file``, ``epochs``, ``batch_size``, ``learning_rate``,
+            ``hidden_units``, ``dropout``, ``early_stopping_patience`` and ``seed``.
+        country_iso_code: Grid country for carbon.
+        region: Grid region.
+        resources: ``cpu_limit``, ``memory_limit``, ``accelerator_type`` (empty: CPU) and
+            ``accelerator_limit`` of the training task.
+
+    Returns:
+        The ``train_model`` task.
+    """
+    training = (
+        train_model(
+            train_dataset=checked.data.outputs["train_dataset"],
+            eval_dataset=checked.data.outputs["eval_dataset"],
+            schema=checked.schema.outputs["schema"],
+            label_column=label_column,
+            positive_label=positive_label,
+            country_iso_code=country_iso_code,
+            region=region,
+            **hyperparameters,
+        )
+        .set_display_name("Train model (energy-metered)")
+        .after(checked.validation)
+        .set_cpu_limit(resources["cpu_limit"])
+        .set_memory_limit(resources["memory_limit"])
+    )
+    if resources["accelerator_type"]:
+        training.set_accelerator_type(resources["accelerator_type"]).set_accelerator_limit(
+            resources["accelerator_limit"]
+        )
+    return training

@@ -4,7 +4,7 @@ from typing import Any, List
 
 from kfp import dsl
 
-from greenkfp.pipelines._steps import DEFAULT_MISSING_VALUES, add_data_validation
+from greenkfp.pipelines._steps import DEFAULT_MISSING_VALUES, add_data_validation, add_training
 
 PIPELINE_NAME = "training-pipeline"
 
@@ -29,6 +29,12 @@ def build_training_pipeline(
     Returns:
         The ``@dsl.pipeline``.
     """
+    resources = {
+        "cpu_limit": cpu_limit,
+        "memory_limit": memory_limit,
+        "accelerator_type": accelerator_type,
+        "accelerator_limit": accelerator_limit,
+    }
 
     @dsl.pipeline(
         name=PIPELINE_NAME,
@@ -109,33 +115,24 @@ def build_training_pipeline(
             country_iso_code,
             region,
         )
-        from greenkfp.components import train_model
-
-        training = (
-            train_model(
-                train_dataset=checked.data.outputs["train_dataset"],
-                eval_dataset=checked.data.outputs["eval_dataset"],
-                schema=checked.schema.outputs["schema"],
-                label_column=label_column,
-                positive_label=positive_label,
-                module_file=module_file,
-                epochs=epochs,
-                batch_size=batch_size,
-                learning_rate=learning_rate,
-                hidden_units=hidden_units,
-                dropout=dropout,
-                early_stopping_patience=early_stopping_patience,
-                seed=seed,
-                country_iso_code=country_iso_code,
-                region=region,
-            )
-            .set_display_name("Train model (energy-metered)")
-            .after(checked.validation)
-            .set_cpu_limit(cpu_limit)
-            .set_memory_limit(memory_limit)
+        add_training(
+            checked,
+            label_column,
+            positive_label,
+            {
+                "module_file": module_file,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+                "hidden_units": hidden_units,
+                "dropout": dropout,
+                "early_stopping_patience": early_stopping_patience,
+                "seed": seed,
+            },
+            country_iso_code,
+            region,
+            resources,
         )
-        if accelerator_type:
-            training.set_accelerator_type(accelerator_type).set_accelerator_limit(accelerator_limit)
 
     return training_pipeline
 

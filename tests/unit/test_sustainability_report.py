@@ -1,0 +1,402 @@
+"""The sustainability report's logic: figures, HTML and Markdown, on plain dicts."""
+
+import copy
+import json
+import math
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from greenkfp.components._shared.errors import InputError
+from greenkfp.components.sustainability import report
+from greenkfp.components.sustainability.report import build_sustainability, render_html
+
+
+def _energy(kwh, intensity=400.0, duration=2.0):
+    return {
+        "energy_kwh": kwh,
+        "cpu_energy_kwh": kwh * 0.7,
+        "gpu_energy_kwh": 0.0,
+        "ram_energy_kwh": kwh * 0.3,
+        "emissions_kg_co2eq": kwh * intensity / 1000.0,
+        "carbon_intensity_g_per_kwh": intensity,
+        "duration_s": duration,
+    }
+
+
+STEP_KWH = {
+    "import": 1.0e-6,
+    "train_statistics": 2.0e-6,
+    "eval_statistics": 1.5e-6,
+    "schema": 0.5e-6,
+    "validation": 0.7e-6,
+    "training": 3.2e-4,
+    "compression": 4.4e-4,
+    "fairness": 6.0e-5,
+    "gate": 2.0e-7,
+    "deployment": 9.0e-6,
+}
+
+COMPRESSION = {
+    "base_bytes": 40000.0,
+    "compressed_bytes": 11000.0,
+    "base_gzip_bytes": 36000.0,
+    "compressed_gzip_bytes": 6000.0,
+    "base_accuracy": 0.81,
+    "compressed_accuracy": 0.8,
+    "base_auc": 0.86,
+    "compressed_auc": 0.855,
+    "base_latency_p50_ms": 0.08,
+    "compressed_latency_p50_ms": 0.05,
+    "base_latency_p95_ms": 0.1,
+    "compressed_latency_p95_ms": 0.07,
+    "base_inference_energy_kwh_per_1k": 2.0e-6,
+    "compressed_inference_energy_kwh_per_1k": 1.25e-6,
+    "size_ratio": 3.636,
+    "gzip_size_ratio": 6.0,
+    "accuracy_drop": 0.01,
+    "auc_drop": 0.005,
+    "latency_speedup_p50": 1.6,
+    "inference_energy_ratio": 1.6,
+    "sparsity": 0.5,
+}
+
+FAIRNESS = {
+    "auc": 0.85,
+    "accuracy": 0.8,
+    "precision": 0.7,
+    "recall": 0.6,
+    "example_count": 200.0,
+    "false_positive_rate_gap_sex@0.5": 0.12,
+    "false_positive_rate_ratio_sex@0.5": 0.6,
+    "false_positive_rate_gap_significant_sex@0.5": 0.0,
+    "positive_rate_gap_sex@0.5": 0.2,
+    "false_negative_rate_gap_age@0.5": 0.31,
+    "true_positive_rate_gap_age@0.5": 0.31,
+    "max_fairness_gap": 0.31,
+    "baseline_false_positive_rate_gap_sex@0.5": 0.1,
+    "delta_false_positive_rate_gap_sex@0.5": 0.02,
+    "baseline_auc": 0.86,
+}
+
+BLESSING = {
+    "approved": False,
+    "reasons": ["max_fairness_gap: 0.31 > 0.25 (fairness.max_fairness_gap)"],
+    "checks": [
+        {
+            "name": "min_auc",
+            "metric": "fairness.auc",
+            "value": 0.85,
+            "threshold": 0.75,
+            "comparison": ">=",
+            "verdict": "pass",
+            "detail": "",
+        },
+        {
+            "name": "max_fairness_gap",
+            "metric": "fairness.max_fairness_gap",
+            "value": 0.31,
+            "threshold": 0.25,
+            "comparison": "<=",
+            "verdict": "fail",
+            "detail": "",
+        },
+        {
+            "name": "min_improvement_vs_live",
+            "metric": "",
+            "value": None,
+            "threshold": 0.0,
+            "comparison": ">=",
+            "verdict": "skipped",
+            "detail": "no live model in the registry",
+        },
+    ],
+    "energy_method": "cpu_load_estimate",
+    "country_iso_code": "DEU",
+    "region": "",
+}
+
+DEPLOYMENT = {
+    "deployed": False,
+    "version": 0,
+    "pushed_uri": "",
+    "live": False,
+    "reasons": ["the gate did not bless the model"],
+    "energy_method": "cpu_load_estimate",
+    "country_iso_code": "DEU",
+}
+
+
+def full_inputs():
+    inputs = {name: _energy(kwh) for name, kwh in STEP_KWH.items()}
+    inputs["compression"].update(COMPRESSION)
+    inputs["fairness"].update(FAIRNESS)
+    inputs["gate"].update({"approved": 0.0, "checks_passed": 1.0, "checks_failed": 1.0})
+    inputs["deployment"].update({"deployed": 0.0, "version": 0.0, "live": 0.0})
+    return inputs
+
+
+class _Sections(HTMLParser):
+    """Collects, per h2 section, its text and its tables (rows of cell texts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections: dict[str, dict] = {}
+        self.current = None
+        self.in_h2 = False
+        self.cell = None
+        self.row = None
+        self.tiles: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "h2":
+            self.in_h2, self.current = True, ""
+        elif tag == "table" and self.current is not None:
+            self.sections[self.current]["tables"].append([])
+        elif tag == "tr":
+            self.row = []
+        elif tag in ("td", "th"):
+            self.cell = ""
+
+    def handle_endtag(self, tag):
+        if tag == "h2":
+            self.in_h2 = False
+            self.sections[self.current] = {"text": "", "tables": []}
+        elif tag in ("td", "th") and self.row is not None:
+            self.row.append(self.cell)
+            self.cell = None
+        elif tag == "tr" and self.current in self.sections:
+            self.sections[self.current]["tables"][-1].append(self.row)
+            self.row = None
+
+    def handle_data(self, data):
+        if self.in_h2:
+            self.current += data
+        elif self.current in self.sections:
+            self.sections[self.current]["text"] += data + " "
+            if self.cell is not None:
+                self.cell += data
+
+
+def parse(page: str) -> dict[str, dict]:
+    parser = _Sections()
+    parser.feed(page)
+    return parser.sections
+
+
+def num(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def rows_by_first(table):
+    return {row[0]: row[1:] for row in table[1:]}
+
+
+def test_every_section_with_real_figures():
+    figures = build_sustainability(full_inputs(), BLESSING, DEPLOYMENT, -1.0)
+    sections = parse(render_html(figures))
+    assert list(sections) == [
+        "Energy and emissions per step",
+        "Carbon intensity and method",
+        "Model before and after compression",
+        "Fairness gaps per feature",
+        "Deployment gate",
+        "Deployment outcome",
+        "Software Carbon Intensity of serving, per 1,000 predictions",
+    ]
+    energy = rows_by_first(sections["Energy and emissions per step"]["tables"][0])
+    expected_total = sum(STEP_KWH.values())
+    assert figures.energy_kwh_total == pytest.approx(expected_total)
+    assert num(energy["total"][0]) == pytest.approx(expected_total, rel=1e-3)
+    assert num(energy["train_model"][0]) == pytest.approx(STEP_KWH["training"], rel=1e-3)
+    assert num(energy["total"][4]) == pytest.approx(expected_total * 0.4, rel=1e-3)
+    assert len(energy) == len(report.STEPS) + 1
+    carbon = rows_by_first(sections["Carbon intensity and method"]["tables"][0])
+    assert num(carbon["carbon intensity, run average (g CO2eq/kWh)"][0]) == pytest.approx(400)
+    assert carbon["energy method"] == ["cpu_load_estimate"]
+    assert "DEU" in carbon["grid country / region"][0]
+
+    comp = rows_by_first(sections["Model before and after compression"]["tables"][0])
+    assert [num(v) for v in comp["Size (TFLite)"][:2]] == [40000, 11000]
+    assert [num(v) for v in comp["Accuracy (eval)"][:2]] == [0.81, 0.8]
+
+    fair = sections["Fairness gaps per feature"]["tables"][1]
+    assert fair[0][:4] == ["feature", "threshold", "metric", "gap (candidate)"]
+    by_key = {(r[0], r[2]): r for r in fair[1:]}
+    assert set(by_key) == {
+        ("sex", "false_positive_rate"),
+        ("sex", "positive_rate"),
+        ("age", "false_negative_rate"),
+        ("age", "true_positive_rate"),
+    }
+    sex_fpr = by_key[("sex", "false_positive_rate")]
+    assert [num(v) for v in sex_fpr[3:7]] == [0.12, 0.1, 0.02, 0.6]
+    assert figures.worst_fairness_gap == 0.31
+
+    gate = sections["Deployment gate"]
+    assert "REFUSED" in gate["text"]
+    checks = {r[0]: r for r in gate["tables"][0][1:]}
+    for check in BLESSING["checks"]:
+        assert check["name"] in checks
+    assert checks["max_fairness_gap"][4] == "FAIL"
+    assert checks["min_auc"][4] == "pass"
+    assert checks["min_improvement_vs_live"][4] == "skipped"
+    assert "0.31 > 0.25" in gate["text"]
+
+    deployed = rows_by_first(sections["Deployment outcome"]["tables"][0])
+    assert deployed["deployed"] == ["no"]
+    assert "the gate did not bless the model" in sections["Deployment outcome"]["text"]
+
+    sci_section = sections["Software Carbon Intensity of serving, per 1,000 predictions"]
+    sci = rows_by_first(sci_section["tables"][0])
+    hand = 1.25e-6 * 400.0
+    assert num(sci["SCI (g CO2eq per 1,000 predictions)"][0]) == pytest.approx(hand, rel=1e-3)
+    assert figures.sci["sci_g_co2eq_per_1k_predictions"] == pytest.approx(hand)
+    assert sci["embodied emissions (g CO2eq)"] == ["–"]
+    assert "not included" in sci_section["text"]
+
+
+def test_metrics_and_record():
+    figures = build_sustainability(full_inputs(), BLESSING, DEPLOYMENT)
+    m = figures.metrics()
+    assert m["energy_kwh_total"] == pytest.approx(sum(STEP_KWH.values()))
+    assert m["emissions_kg_co2eq_total"] == pytest.approx(sum(STEP_KWH.values()) * 0.4)
+    assert m["approved"] == 0.0 and m["deployed"] == 0.0 and m["deployed_version"] == 0.0
+    assert m["size_ratio"] == 3.636 and m["latency_speedup"] == 1.6
+    assert m["worst_fairness_gap"] == 0.31
+    assert m["sci_g_co2eq_per_1k_predictions"] == pytest.approx(5e-4)
+    assert m["steps_reported"] == 10
+    assert all(isinstance(v, float) for v in m.values())
+    # No own-energy key collides with the totals.
+    assert "energy_kwh" not in m
+    record = json.loads(json.dumps(figures.to_dict(), allow_nan=False))
+    assert record["metrics"] == m
+
+
+def test_embodied_is_added_when_given():
+    figures = build_sustainability(full_inputs(), BLESSING, DEPLOYMENT, 0.02)
+    assert figures.sci["sci_g_co2eq_per_1k_predictions"] == pytest.approx(5e-4 + 0.02)
+    assert figures.sci["embodied_g_co2eq_per_1k"] == 0.02
+    assert "not included" not in figures.sci["note"]
+
+
+def test_sci_uses_run_average_without_compression_intensity():
+    inputs = full_inputs()
+    del inputs["compression"]["carbon_intensity_g_per_kwh"]
+    inputs["training"]["carbon_intensity_g_per_kwh"] = 100.0
+    inputs["training"]["emissions_kg_co2eq"] = STEP_KWH["training"] * 0.1
+    figures = build_sustainability(inputs)
+    assert figures.sci["carbon_intensity_g_per_kwh"] == pytest.approx(
+        1000 * figures.emissions_kg_co2eq_total / figures.energy_kwh_total
+    )
+    assert "average" in figures.sci["intensity_source"]
+
+
+def test_nothing_given_degrades_gracefully():
+    figures = build_sustainability({})
+    page = render_html(figures)
+    sections = parse(page)
+    assert len(sections) == 7
+    for title in list(sections)[2:]:
+        assert report.NOT_RUN in sections[title]["text"], title
+    assert figures.metrics() == {
+        "energy_kwh_total": 0.0,
+        "emissions_kg_co2eq_total": 0.0,
+        "steps_reported": 0.0,
+    }
+    assert figures.energy_method == "see each step"
+    markdown = report.render_markdown(figures)
+    assert markdown.count(report.NOT_RUN) == len(report.STEPS) + 5
+
+
+def test_partial_run_marks_missing_steps():
+    inputs = {"import": _energy(1e-6), "training": _energy(2e-4)}
+    figures = build_sustainability(inputs, None, None)
+    energy = rows_by_first(
+        parse(render_html(figures))["Energy and emissions per step"]["tables"][0]
+    )
+    assert energy["compress_model"][0] == report.NOT_RUN
+    assert num(energy["total"][0]) == pytest.approx(2.01e-4, rel=1e-3)
+    assert "sci_g_co2eq_per_1k_predictions" not in figures.metrics()
+    assert "compression not run" in figures.sci["note"]
+
+
+def test_gate_and_deployment_from_metrics_only():
+    figures = build_sustainability(full_inputs())
+    assert figures.gate == {"approved": False, "reasons": [], "checks": None}
+    assert figures.deployment["deployed"] is False
+    assert "checks are in its blessing" in parse(render_html(figures))["Deployment gate"]["text"]
+
+
+def test_deployed_version_and_markdown():
+    deployment = dict(DEPLOYMENT, deployed=True, version=3, live=True, reasons=[])
+    deployment["pushed_uri"] = "/tmp/registry/credit/3"
+    blessing = dict(BLESSING, approved=True, reasons=[])
+    figures = build_sustainability(full_inputs(), blessing, deployment)
+    assert figures.metrics()["deployed_version"] == 3.0
+    assert figures.metrics()["approved"] == 1.0
+    markdown = report.render_markdown(figures)
+    assert "version 3 pushed" in markdown and "**APPROVED**" in markdown
+    for check in BLESSING["checks"]:
+        assert check["name"] in markdown
+
+
+def test_html_is_self_contained():
+    page = render_html(build_sustainability(full_inputs(), BLESSING, DEPLOYMENT))
+    urls = set(re.findall(r"https?://[^\s\"'<>]+", page))
+    assert urls == {"http://www.w3.org/2000/svg"}
+    assert "<script" not in page and "<link" not in page
+    assert page.count("<svg") == 3  # energy, emissions, fairness gaps
+
+
+def test_write_outputs(tmp_path):
+    figures = build_sustainability(full_inputs(), BLESSING, DEPLOYMENT)
+    own = {"energy_kwh": 1e-7, "emissions_kg_co2eq": 4e-8, "duration_s": 0.1}
+    html_path, md_path = tmp_path / "a" / "report.html", tmp_path / "summary.md"
+    report.write_outputs(figures, own, str(html_path), str(md_path))
+    sections = parse(html_path.read_text())
+    assert "This report step (not in the totals)" in sections
+    assert md_path.read_text().startswith("# Sustainability summary")
+
+
+def test_read_record_falls_back_to_the_json_file(tmp_path):
+    path = tmp_path / "blessing"
+    path.write_text(json.dumps({"approved": True, "checks": [], "reasons": []}))
+    record = report.read_record({"energy_method": "rapl"}, str(path), "approved")
+    assert record["approved"] is True and record["energy_method"] == "rapl"
+    assert report.read_record({"approved": False}, "", "approved") == {"approved": False}
+    path.write_text("not json")
+    with pytest.raises(InputError, match="not a JSON record"):
+        report.read_record({}, str(path), "approved")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda i, b, d: i["training"].update(energy_kwh=-1.0), "training_metrics: energy_kwh"),
+        (
+            lambda i, b, d: i["gate"].update(emissions_kg_co2eq=math.nan),
+            "gate_metrics: emissions_kg_co2eq",
+        ),
+        (lambda i, b, d: i.update(training=[1, 2]), "training_metrics: metrics must be a dict"),
+        (lambda i, b, d: i.update(bogus={}), "unknown step"),
+        (lambda i, b, d: b.pop("approved"), "blessing: has no boolean 'approved'"),
+        (lambda i, b, d: b.update(checks="all good"), "'checks' must be a list"),
+        (lambda i, b, d: d.update(deployed="yes"), "deployment: has no boolean 'deployed'"),
+    ],
+)
+def test_bad_input_is_a_clear_input_error(mutate, message):
+    inputs, blessing, deployment = full_inputs(), copy.deepcopy(BLESSING), dict(DEPLOYMENT)
+    mutate(inputs, blessing, deployment)
+    with pytest.raises(InputError, match=re.escape(message)):
+        build_sustainability(inputs, blessing, deployment)
+
+
+def test_non_dict_arguments_are_input_errors():
+    with pytest.raises(InputError, match="inputs must be a dict"):
+        build_sustainability(["training"])
+    with pytest.raises(InputError, match="blessing: must be a dict"):
+        build_sustainability({}, blessing="approved")
+    with pytest.raises(InputError, match="embodied_g_co2eq_per_1k"):
+        build_sustainability({}, embodied_g_co2eq_per_1k=math.nan)
