@@ -160,8 +160,10 @@ def load_document(text: str) -> dict[str, Any]:
         return {}
     import yaml
 
+    from greenkfp.components._shared import yaml_text
+
     try:
-        document = yaml.safe_load(text)
+        document = yaml_text.safe_load(text)
     except yaml.YAMLError as err:
         raise InputError(f"policy is not valid YAML or JSON: {err}") from err
     if document is None:

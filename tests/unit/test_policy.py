@@ -91,3 +91,12 @@ def test_every_threshold_accepts_its_bounds(key):
     for value in (spec.low, min(spec.high, 1.0)):
         parsed = parse_policy(json.dumps({"min_auc": 0.5, key: value}))
         assert parsed.thresholds[key] == value
+
+
+def test_exponent_numbers_are_numbers_in_yaml_and_json():
+    # PyYAML's YAML 1.1 reads 1e-5 as a string; json.dumps writes small floats that way.
+    from_json = parse_policy(json.dumps({"max_inference_energy_kwh_per_1k": 0.00001}))
+    from_yaml = parse_policy("max_inference_energy_kwh_per_1k: 1e-5\nmax_model_bytes: 2E+5\n")
+    assert from_json.thresholds["max_inference_energy_kwh_per_1k"] == 1e-05
+    assert from_yaml.thresholds["max_inference_energy_kwh_per_1k"] == 1e-05
+    assert from_yaml.thresholds["max_model_bytes"] == 200000
