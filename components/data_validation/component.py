@@ -128,10 +128,11 @@ def infer_schema(
     categorical_features: Optional[List[str]] = None,
     required_columns: Optional[List[str]] = None,
     max_string_domain_size: int = 100,
+    schema_uri: str = "",
     country_iso_code: str = "",
     region: str = "",
 ):
-    """Infers a TFDV schema from statistics.
+    """Infers a TFDV schema from statistics, or checks and passes on a curated one.
 
     Args:
         statistics: Statistics of the reference data.
@@ -140,6 +141,8 @@ def infer_schema(
         categorical_features: Integer columns that hold categories.
         required_columns: Columns that must never be missing; others may have gaps.
         max_string_domain_size: String columns with at most this many values get a domain.
+        schema_uri: A curated schema (text proto) to use instead of inferring one; it must
+            name every required column and every column of the statistics. Empty: infer.
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
@@ -156,6 +159,7 @@ def infer_schema(
             categorical_features or [],
             required_columns or [],
             max_string_domain_size,
+            schema_uri,
         )
     schema.metadata.update(
         {"format": logic.SCHEMA_FORMAT, "features": [f.name for f in inferred.feature]}
@@ -177,6 +181,7 @@ def validate_data(
     categorical_drift_threshold: float = 0.1,
     drift_thresholds: Optional[Dict[str, float]] = None,
     fail_on: str = "anomalies",
+    reference_statistics_uri: str = "",
     country_iso_code: str = "",
     region: str = "",
 ):
@@ -197,6 +202,9 @@ def validate_data(
         categorical_drift_threshold: L-infinity distance threshold, in (0, 1].
         drift_thresholds: Per-feature threshold overrides.
         fail_on: "anomalies" (any anomaly), "drift" (drift or skew only) or "never".
+        reference_statistics_uri: Statistics of an earlier data set (a generate_statistics
+            output's URI, e.g. the data the live model learned from); drift against them
+            is measured too, with the same thresholds. Empty: none.
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
@@ -220,6 +228,7 @@ def validate_data(
             thresholds,
             thresholds,
             fail_on,
+            reference_statistics_uri,
         )
     record_energy(energy, metrics, anomalies)
     for name, value in result.metrics().items():
@@ -229,6 +238,7 @@ def validate_data(
             "anomalous_features": sorted({a.feature for a in result.anomalies}),
             "drifted_features": result.drifted_features,
             "skewed_features": result.skewed_features,
+            "reference_drifted_features": result.reference_drifted_features,
         }
     )
     logic.check_fail_on(result, fail_on)

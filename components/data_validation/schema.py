@@ -83,21 +83,41 @@ def load_schema(path: str) -> schema_pb2.Schema:
     return schema
 
 
+def check_schema_covers(
+    schema: schema_pb2.Schema,
+    stats: statistics_pb2.DatasetFeatureStatisticsList,
+    required_columns: Sequence[str] = (),
+) -> None:
+    """Raises :class:`InputError` when a given schema lacks a column of the data."""
+    names = {f.name for f in schema.feature}
+    columns = {".".join(f.path.step) or f.name for f in stats.datasets[0].features}
+    missing = sorted((columns | set(required_columns)) - names)
+    if missing:
+        raise InputError(
+            f"the given schema lacks column(s) {missing} of the data; it has {sorted(names)}"
+        )
+
+
 def run_infer_schema(
     statistics_path: str,
     schema_path: str,
     categorical_features: Sequence[str] = (),
     required_columns: Sequence[str] = (),
     max_string_domain_size: int = 100,
+    schema_uri: str = "",
 ) -> schema_pb2.Schema:
-    """Infers a schema from stored statistics and writes it as a text proto."""
+    """Infers a schema from stored statistics and writes it as a text proto.
+
+    With ``schema_uri``, the curated schema there is used instead, after checking
+    that it names every column of the statistics and every required column.
+    """
     from greenkfp.components.data_validation.statistics import load_statistics
 
-    schema = infer_schema(
-        load_statistics(statistics_path),
-        categorical_features,
-        required_columns,
-        max_string_domain_size,
-    )
+    stats = load_statistics(statistics_path)
+    if schema_uri:
+        schema = load_schema(schema_uri)
+        check_schema_covers(schema, stats, required_columns)
+    else:
+        schema = infer_schema(stats, categorical_features, required_columns, max_string_domain_size)
     write_schema(schema, schema_path)
     return schema

@@ -60,11 +60,20 @@ class ValidationResult:
     drift_thresholds: dict[str, float]
     skew: dict[str, float]
     skew_thresholds: dict[str, float]
+    reference_drift: dict[str, float] = field(default_factory=dict)
+    reference_drift_thresholds: dict[str, float] = field(default_factory=dict)
 
     @property
     def drifted_features(self) -> list[str]:
         """Features whose drift is above its threshold."""
         return sorted(f for f, v in self.drift.items() if v > self.drift_thresholds[f])
+
+    @property
+    def reference_drifted_features(self) -> list[str]:
+        """Features whose drift against the reference statistics is above its threshold."""
+        return sorted(
+            f for f, v in self.reference_drift.items() if v > self.reference_drift_thresholds[f]
+        )
 
     @property
     def skewed_features(self) -> list[str]:
@@ -79,6 +88,8 @@ class ValidationResult:
             "max_drift": max(self.drift.values(), default=0.0),
             "skewed_feature_count": float(len(self.skewed_features)),
             "max_skew": max(self.skew.values(), default=0.0),
+            "reference_drifted_feature_count": float(len(self.reference_drifted_features)),
+            "max_reference_drift": max(self.reference_drift.values(), default=0.0),
         }
 
 
@@ -174,6 +185,24 @@ def _readable(proto: anomalies_pb2.Anomalies) -> ValidationResult:
     return ValidationResult(anomalies, drift, drift_thresholds, skew, skew_thresholds)
 
 
+def _add_reference_drift(
+    result: ValidationResult,
+    stats: statistics_pb2.DatasetFeatureStatisticsList,
+    schema: schema_pb2.Schema,
+    reference_stats: statistics_pb2.DatasetFeatureStatisticsList,
+    drift: Optional[DriftThresholds],
+) -> ValidationResult:
+    """Measures drift against a second baseline and adds it, and its drift anomalies."""
+    _, against_reference = validate(stats, schema, baseline_stats=reference_stats, drift=drift)
+    result.reference_drift = against_reference.drift
+    result.reference_drift_thresholds = against_reference.drift_thresholds
+    for anomaly in against_reference.anomalies:
+        if anomaly.value is not None:  # a comparator (drift) anomaly; the rest are known
+            anomaly.kind += " (vs reference statistics)"
+            result.anomalies.append(anomaly)
+    return result
+
+
 def check_fail_on_choice(fail_on: str) -> None:
     """Raises :class:`InputError` unless ``fail_on`` is one of :data:`FAIL_ON_CHOICES`."""
     if fail_on not in FAIL_ON_CHOICES:
@@ -191,7 +220,9 @@ def check_fail_on(result: ValidationResult, fail_on: str) -> None:
     check_fail_on_choice(fail_on)
     if fail_on == "never":
         return
-    drifted = result.drifted_features + result.skewed_features
+    drifted = sorted(
+        {*result.drifted_features, *result.skewed_features, *result.reference_drifted_features}
+    )
     if fail_on == "drift" and drifted:
         raise ValidationFailed(f"drift or skew above threshold in feature(s): {drifted}")
     if fail_on == "anomalies" and result.anomalies:
@@ -223,6 +254,12 @@ def markdown_summary(result: ValidationResult, title: str = "Data validation") -
             result.drift_thresholds,
             result.drifted_features,
         ),
+        (
+            "Drift against the reference statistics",
+            result.reference_drift,
+            result.reference_drift_thresholds,
+            result.reference_drifted_features,
+        ),
         ("Train/serving skew", result.skew, result.skew_thresholds, result.skewed_features),
     ]:
         if not values:
@@ -250,11 +287,14 @@ def run_validation(
     drift: Optional[DriftThresholds] = None,
     skew: Optional[DriftThresholds] = None,
     fail_on: str = "anomalies",
+    reference_statistics_path: str = "",
 ) -> ValidationResult:
     """Validates stored statistics and writes the anomalies proto and Markdown summary.
 
     ``fail_on`` is checked before any work, so a bad value fails fast; call
-    :func:`check_fail_on` with the result to apply it.
+    :func:`check_fail_on` with the result to apply it. With ``reference_statistics_path``
+    (for example the statistics of the data the live model was trained on), drift is
+    measured against it too, with the same thresholds, and its drift anomalies are added.
     """
     from google.protobuf import text_format
 
@@ -271,6 +311,14 @@ def run_validation(
         drift,
         skew,
     )
+    if reference_statistics_path:
+        result = _add_reference_drift(
+            result,
+            load_statistics(statistics_path),
+            load_schema(schema_path),
+            load_statistics(reference_statistics_path),
+            drift,
+        )
     with uri_io.open_uri(anomalies_path, "w") as f:
         f.write(text_format.MessageToString(proto))
     with uri_io.open_uri(summary_path, "w") as f:

@@ -210,3 +210,56 @@ def test_unknown_fail_on():
     empty = validation.ValidationResult([], {}, {}, {}, {})
     with pytest.raises(InputError, match="fail_on must be one of"):
         validation.check_fail_on(empty, "sometimes")
+
+
+def test_drift_against_reference_statistics_beside_train(
+    train_eval, train_stats_and_schema, tmp_path
+):
+    train, evaluation = train_eval
+    stats, schema = train_stats_and_schema
+    paths = {name: str(tmp_path / f"{name}.pb") for name in ("eval", "train", "reference")}
+    older = train.assign(credit_amount=train["credit_amount"] * 3)
+    for name, frame in [("eval", evaluation), ("train", train), ("reference", older)]:
+        stats_lib.write_statistics(stats_of(frame, tmp_path, name), paths[name])
+    schema_path = str(tmp_path / "schema.pbtxt")
+    schema_lib.write_schema(schema, schema_path)
+    run = lambda reference: validation.run_validation(  # noqa: E731
+        paths["eval"],
+        schema_path,
+        str(tmp_path / "anomalies.pbtxt"),
+        str(tmp_path / "summary.md"),
+        baseline_statistics_path=paths["train"],
+        reference_statistics_path=reference,
+    )
+    plain = run("")
+    assert plain.reference_drift == {} and plain.metrics()["max_reference_drift"] == 0.0
+    result = run(paths["reference"])
+    # Against train, eval data does not drift; against the older data, credit_amount does.
+    assert result.drifted_features == []
+    assert result.reference_drifted_features == ["credit_amount"]
+    assert result.metrics()["reference_drifted_feature_count"] == 1.0
+    assert result.metrics()["max_reference_drift"] == result.reference_drift["credit_amount"] > 0.1
+    assert [a.feature for a in result.anomalies] == ["credit_amount"]
+    assert "vs reference statistics" in result.anomalies[0].kind
+    assert "Drift against the reference statistics" in (tmp_path / "summary.md").read_text()
+    with pytest.raises(ValidationFailed, match=r"\['credit_amount'\]"):
+        validation.check_fail_on(result, "drift")
+
+
+def test_given_schema_is_used_and_checked(train_eval, train_stats_and_schema, tmp_path):
+    train, _ = train_eval
+    stats, schema = train_stats_and_schema
+    stats_path, curated, out = (str(tmp_path / n) for n in ("s.pb", "curated.pbtxt", "o.pbtxt"))
+    stats_lib.write_statistics(stats, stats_path)
+    schema.feature[0].presence.min_fraction = 0.5  # a curated change inference would not make
+    schema_lib.write_schema(schema, curated)
+    used = schema_lib.run_infer_schema(
+        stats_path, out, required_columns=["risk"], schema_uri=curated
+    )
+    assert used == schema and schema_lib.load_schema(out) == schema
+    del schema.feature[-1]
+    schema_lib.write_schema(schema, curated)
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['age'\]"):
+        schema_lib.run_infer_schema(stats_path, out, schema_uri=curated)
+    with pytest.raises(InputError, match="file not found"):
+        schema_lib.run_infer_schema(stats_path, out, schema_uri=str(tmp_path / "none.pbtxt"))
