@@ -88,8 +88,8 @@ def deploy_model(
     inference_service: Output[Artifact],
     summary: Output[Markdown],
     metrics: Output[Metrics],
-    registry_uri: str,
     model_name: str,
+    registry_uri: str = "",
     canary_rows: int = 32,
     canary_tolerance: float = 1e-5,
     intended_use: str = "",
@@ -116,8 +116,10 @@ def deploy_model(
         inference_service: KServe InferenceService YAML for the pushed version.
         summary: What was pushed, or why not, for a reviewer.
         metrics: deployed (1/0), version, live (1/0), canary figures, energy figures.
-        registry_uri: Registry base URI: a local folder or gs://bucket/path.
         model_name: Name in the registry and of the InferenceService (DNS-1035 label).
+        registry_uri: Registry base URI: a local folder or gs://bucket/path. Empty pushes
+            to a registry inside this step's own output (for trying out: each run then
+            starts an empty registry).
         canary_rows: Eval rows scored by the candidate and by the pushed copy.
         canary_tolerance: Largest allowed absolute score difference.
         intended_use: The model card's intended use; empty gives a generic statement.
@@ -145,7 +147,7 @@ def deploy_model(
             model.path,
             blessing.path,
             eval_dataset.path,
-            registry_uri,
+            registry_uri or os.path.join(os.path.dirname(deployment.path), "registry"),
             model_name,
             canary_rows=canary_rows,
             canary_tolerance=canary_tolerance,

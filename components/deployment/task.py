@@ -54,16 +54,17 @@ def run_gate(
         policy_text: The policy (YAML or JSON; empty: defaults).
         inputs: ``training``, ``compression``, ``fairness`` -> (URI, metrics) or None.
         registry_uri: Registry base URI; empty skips champion/challenger.
-        model_name: The model's name in the registry (with ``registry_uri``).
+        model_name: The model's name in the registry (required with ``registry_uri``;
+            without one it only names the model in the summary).
 
     Returns:
         The gate's result, its ``inputs`` filled with what was read.
     """
     parsed = policy.parse_policy(policy_text)
-    if bool(registry_uri) != bool(model_name):
+    if registry_uri and not model_name:
         raise InputError(
-            "registry_uri and model_name go together: give both for the champion/challenger "
-            f"check, or neither (got registry_uri={registry_uri!r}, model_name={model_name!r})"
+            f"registry_uri {registry_uri!r} needs a model_name: the champion/challenger "
+            "check compares with that model's live version"
         )
     unknown = sorted(set(inputs) - set(gate.SOURCES))
     if unknown:

@@ -214,7 +214,13 @@ def test_run_gate_reads_the_live_model_from_the_registry(tmp_path):
     # An empty registry (first deployment): the champion check is skipped.
     first = task.run_gate(policy, inputs, str(tmp_path / "empty"), "credit-risk")
     assert first.approved and first.checks[-1].verdict == "skipped"
-    with pytest.raises(InputError, match="registry_uri and model_name go together"):
+    with pytest.raises(InputError, match="needs a model_name"):
         task.run_gate(policy, inputs, str(base), "")
+    # A name without a registry only labels the summary: no champion check.
+    unnamed = task.run_gate(policy, inputs, "", "credit-risk")
+    assert unnamed.approved and unnamed.live is None
+    assert all(
+        c.name != "min_improvement_vs_live" or c.verdict == "skipped" for c in unnamed.checks
+    )
     with pytest.raises(InputError, match="model name 'Credit' is not valid"):
         task.run_gate(policy, inputs, str(base), "Credit")
