@@ -9,12 +9,12 @@ VENV := .venv
 STAMP := $(VENV)/.greenkfp-synced
 LOCKS := build/requirements.lock build/requirements-dev.lock
 
-.PHONY: demo test lint format compile lock clean help
+.PHONY: demo test lint format compile lock clean help chromium
 
 help:
 	@echo "make demo     run the whole pipeline locally on the embedded data"
 	@echo "make test     lint, then the whole test suite"
-	@echo "make compile  rewrite build/pipelines and build/components YAML"
+	@echo "make compile  rewrite build/ YAML and components/REFERENCE.md"
 	@echo "make lock     re-resolve the locks from build/requirements*.in"
 
 $(UV):
@@ -30,7 +30,25 @@ $(STAMP): $(UV) $(LOCKS) pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/greenkfp run --output-dir runs/demo
 
-test: $(STAMP)
+# Headless Chromium for the report rendering test (tests/pipeline/test_report_render.py).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make chromium: /usr/bin/chromium is missing and apt-get is not available;" \
+			"install Chromium yourself, or the report rendering test fails"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+			|| echo "make chromium: apt-get install chromium failed; the report rendering test fails"; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq chromium \
+			|| echo "make chromium: apt-get install chromium failed; the report rendering test fails"; \
+	else \
+		echo "make chromium: /usr/bin/chromium is missing and installing it needs root;" \
+			"run 'sudo apt-get install chromium', or the report rendering test fails"; \
+	fi
+
+test: $(STAMP) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
@@ -45,6 +63,7 @@ format: $(STAMP)
 
 compile: $(STAMP)
 	$(VENV)/bin/greenkfp compile --output-dir build
+	$(VENV)/bin/greenkfp docs
 
 lock: $(UV)
 	$(UV) pip compile --quiet build/requirements.in --generate-hashes --python-version 3.11 \

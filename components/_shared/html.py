@@ -100,7 +100,11 @@ def bar_chart(
     """Returns an inline SVG horizontal bar chart, one bar per label."""
     if not values:
         return '<div class="kv">no values</div>'
-    label_w, value_w = 110, 56
+    # Labels take the room they need (about 6.2 px a character at 11 px), up to 40% of
+    # the width; longer ones are cut, with the full label on hover.
+    longest = max((len(label) for label in labels), default=0)
+    label_w, value_w = min(max(110, int(longest * 6.2) + 10), int(width * 0.4)), 56
+    max_chars = int((label_w - 10) / 6.2)
     plot_w = max(width - label_w - value_w, 40)
     top = max((v for v in values if v == v), default=0.0) or 1.0
     rows = []
@@ -108,7 +112,7 @@ def bar_chart(
         y = i * (bar_height + 4)
         w = 0.0 if value != value else max(plot_w * value / top, 0.0)
         color = colors[i] if colors else BAR_COLOR
-        short = label if len(label) <= 16 else label[:15] + "…"
+        short = label if len(label) <= max_chars else label[: max_chars - 1] + "…"
         rows.append(
             f'<text x="{label_w - 4}" y="{y + bar_height - 4}" text-anchor="end">{esc(short)}'
             f"<title>{esc(label)}</title></text>"

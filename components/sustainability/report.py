@@ -400,9 +400,9 @@ def software_carbon_intensity(
         operational_g_co2eq_per_1k=operational,
         sci_g_co2eq_per_1k_predictions=operational + (embodied or 0.0),
         note=(
-            "operational + embodied"
+            "The SCI includes operational and embodied emissions."
             if embodied is not None
-            else "operational only. " + EMBODIED_NOT_INCLUDED
+            else "The SCI is operational only. " + EMBODIED_NOT_INCLUDED
         ),
     )
     return out
