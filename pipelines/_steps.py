@@ -14,6 +14,11 @@ from greenkfp.components import (
 DEFAULT_MISSING_VALUES = ["", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 
 
+def request_resources(task: Any, cpu: str, memory: str) -> Any:
+    """Sets a task's CPU and memory requests, so the scheduler places it sensibly."""
+    return task.set_cpu_request(cpu).set_memory_request(memory)
+
+
 @dataclass
 class DataValidationTasks:
     """The tasks :func:`add_data_validation` added."""
@@ -42,8 +47,15 @@ def add_data_validation(
     beam_pipeline_args: Any,
     country_iso_code: Any,
     region: Any,
+    schema_uri: Any = "",
+    reference_statistics_uri: Any = "",
 ) -> DataValidationTasks:
-    """Adds import, statistics of train and eval, schema and validation with drift."""
+    """Adds import, statistics of train and eval, schema and validation with drift.
+
+    The schema is inferred from the training statistics unless ``schema_uri`` names a
+    curated one; eval data is checked for drift against the training data, and against
+    ``reference_statistics_uri`` when given.
+    """
     energy = {"country_iso_code": country_iso_code, "region": region}
     data = import_csv(
         data_uri=data_uri,
@@ -67,6 +79,7 @@ def add_data_validation(
         statistics=train_stats.outputs["statistics"],
         categorical_features=categorical_features,
         required_columns=required_columns,
+        schema_uri=schema_uri,
         **energy,
     ).set_display_name("Infer schema")
     validation = validate_data(
@@ -76,10 +89,11 @@ def add_data_validation(
         numeric_drift_threshold=numeric_drift_threshold,
         categorical_drift_threshold=categorical_drift_threshold,
         fail_on=fail_on,
+        reference_statistics_uri=reference_statistics_uri,
         **energy,
     ).set_display_name("Validate eval data (drift vs train)")
     for task in (data, train_stats, eval_stats, schema, validation):
-        task.set_cpu_request("1").set_memory_request("2G")
+        request_resources(task, cpu="1", memory="2G")
     return DataValidationTasks(data, train_stats, eval_stats, schema, validation)
 
 
@@ -121,6 +135,8 @@ def add_training(
         )
         .set_display_name("Train model (energy-metered)")
         .after(checked.validation)
+        .set_cpu_request("1")
+        .set_memory_request("2G")
         .set_cpu_limit(resources["cpu_limit"])
         .set_memory_limit(resources["memory_limit"])
     )

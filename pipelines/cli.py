@@ -10,9 +10,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from greenkfp.pipelines import registry_cli
+from greenkfp.pipelines import registry_cli, submit_cli
 
-DEFAULT_LOCAL_PIPELINE = "training_pipeline"
+DEFAULT_LOCAL_PIPELINE = "sustainable_training_pipeline"
+REGISTRY_DIR = "registry"
 
 
 def embedded_data_path() -> str:
@@ -35,6 +36,22 @@ def _as_uri(path: str) -> str:
 
 def _csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _yaml_mapping(text: str) -> dict[str, Any]:
+    import yaml
+
+    from greenkfp.components._shared import yaml_text
+
+    try:
+        value = yaml_text.safe_load(text)
+    except yaml.YAMLError as e:
+        raise argparse.ArgumentTypeError(f"not YAML: {e}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"expected a mapping like '{{age: [25, 40]}}', got {text!r}"
+        )
+    return value
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -112,7 +129,45 @@ def _build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument(
         "--beam-pipeline-args", type=_csv_list, default=None, help="comma-separated Beam options"
     )
+    run_cmd.add_argument(
+        "--sensitive-features",
+        type=_csv_list,
+        default=None,
+        help="comma-separated columns to slice fairness on (default: sex,age)",
+    )
+    run_cmd.add_argument(
+        "--feature-buckets",
+        type=_yaml_mapping,
+        default=None,
+        help="boundaries of numeric sensitive features as YAML, e.g. '{age: [25, 40, 60]}' "
+        "(default: the pipeline's, for the features given)",
+    )
+    run_cmd.add_argument("--policy", default=None, help="the gate's policy, a YAML or JSON file")
+    run_cmd.add_argument(
+        "--registry",
+        default=None,
+        help="model registry folder or gs:// URI (default: OUTPUT_DIR/registry)",
+    )
+    run_cmd.add_argument("--model-name", default=None, help="name in the registry")
+    run_cmd.add_argument(
+        "--compression",
+        type=_csv_list,
+        default=None,
+        help="compression methods, e.g. prune,int8 (default: auto)",
+    )
+    docs_cmd = commands.add_parser(
+        "docs", help="write the component reference and the pipeline graphs from the code"
+    )
+    docs_cmd.add_argument(
+        "--output", default="components/REFERENCE.md", help="default: components/REFERENCE.md"
+    )
+    docs_cmd.add_argument(
+        "--graphs-dir",
+        default="build/pipelines",
+        help="where each pipeline's task graph goes as <name>.svg (default: build/pipelines)",
+    )
     registry_cli.add_parser(commands)
+    submit_cli.add_parser(commands)
     return parser
 
 
@@ -135,24 +190,58 @@ def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
         ("required_columns", "required_columns"),
         ("fail_on", "fail_on"),
         ("beam_pipeline_args", "beam_pipeline_args"),
+        ("sensitive_features", "sensitive_features"),
+        ("feature_buckets", "feature_buckets"),
+        ("model_name", "model_name"),
+        ("compression", "compression_methods"),
     ]:
         value = getattr(args, option)
         if value is not None:
             arguments[parameter] = value
     if args.module_file:
         arguments["module_file"] = _as_uri(args.module_file)
+    if args.registry:
+        arguments["registry_uri"] = _as_uri(args.registry)
+    if args.policy is not None:
+        arguments["policy"] = _read_policy(args.policy)
     return arguments
+
+
+def _read_policy(path: str) -> str:
+    """Reads a policy file and checks it now, so a bad one fails before any step runs."""
+    from greenkfp.components._shared.errors import InputError
+    from greenkfp.components.deployment.policy import parse_policy
+
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ValueError(f"cannot read --policy {path}: {e.strerror}") from None
+    try:
+        parse_policy(text)
+    except InputError as e:
+        raise ValueError(f"--policy {path}: {e}") from None
+    return text
+
+
+def _parameters(pipeline: Any) -> Any:
+    return pipeline.pipeline_spec.root.input_definitions.parameters
+
+
+def _default_value(parameter: Any) -> Any:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(parameter.default_value)
 
 
 def _pipeline_arguments(pipeline: Any, arguments: dict[str, Any], given: set[str]) -> dict:
     """Keeps the arguments the pipeline declares; a given one it lacks is an error."""
-    declared = set(pipeline.pipeline_spec.root.input_definitions.parameters)
+    declared = set(_parameters(pipeline))
     unknown = sorted(given - declared)
     if unknown:
         raise ValueError(
             f"pipeline {pipeline.name!r} has no parameter(s) {unknown}; it takes {sorted(declared)}"
         )
-    parameters = pipeline.pipeline_spec.root.input_definitions.parameters
+    parameters = _parameters(pipeline)
     missing = [n for n, p in parameters.items() if not p.is_optional and n not in arguments]
     if missing:
         options = ", ".join("--" + n.replace("_", "-") for n in missing)
@@ -160,10 +249,61 @@ def _pipeline_arguments(pipeline: Any, arguments: dict[str, Any], given: set[str
     return {k: v for k, v in arguments.items() if k in declared}
 
 
+def outcome_rows(summary: Any) -> list[tuple[str, str]]:
+    """The end-of-run table: what the gate decided, what shipped, what it cost."""
+    rows = []
+    if summary.approved is not None:
+        checks = summary.checks or []
+        passed = sum(c["passed"] is True for c in checks)
+        failed = [c["name"] for c in checks if c["passed"] is False]
+        verdict = "APPROVED" if summary.approved else "REFUSED"
+        detail = f"{passed}/{len(checks)} checks passed" + (f"; failed: {failed}" if failed else "")
+        rows.append(("Gate decision", f"{verdict} ({detail})"))
+    if summary.deployed is not None:
+        rows.append(
+            (
+                "Deployed version",
+                f"{summary.deployed_version}" if summary.deployed else "none (nothing deployed)",
+            )
+        )
+    methods = sorted({s.energy.get("energy_method", "") for s in summary.steps} - {""})
+    rows.append(
+        (
+            "Energy, emissions",
+            f"{summary.energy_kwh_total:.3g} kWh, {summary.emissions_kg_co2eq_total:.3g} kg "
+            f"CO2eq ({', '.join(methods) or 'not metered'})",
+        )
+    )
+    if summary.size_ratio is not None:
+        speedup = summary.latency_speedup
+        rows.append(
+            (
+                "Size, latency",
+                f"{summary.size_ratio:.2f}x smaller"
+                + (f", {speedup:.2f}x faster (p50)" if speedup is not None else ""),
+            )
+        )
+    if summary.worst_fairness_gap is not None:
+        rows.append(("Worst fairness gap", f"{summary.worst_fairness_gap:.3f}"))
+    if summary.report_html:
+        rows.append(("HTML report", summary.report_html))
+    return rows
+
+
 def _command_compile(args: argparse.Namespace) -> int:
     from greenkfp.pipelines.compiler import compile_all
 
     for path in compile_all(args.output_dir, args.image):
+        print(path)
+    return 0
+
+
+def _command_docs(args: argparse.Namespace) -> int:
+    from greenkfp.pipelines.docs import write_reference
+    from greenkfp.pipelines.graph import write_graphs
+
+    print(write_reference(args.output))
+    for path in write_graphs(args.graphs_dir):
         print(path)
     return 0
 
@@ -179,15 +319,31 @@ def _command_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.data is not None and "://" not in args.data and not os.path.exists(args.data):
-        print(f"greenkfp run: --data file not found: {args.data}", file=sys.stderr)
-        return 2
+    for option, path in [("--data", args.data), ("--eval-data", args.eval_data)]:
+        if path and "://" not in path and not os.path.exists(path):
+            print(f"greenkfp run: {option} file not found: {path}", file=sys.stderr)
+            return 2
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     output_dir = Path(args.output_dir or f"runs/{args.pipeline}-{stamp}")
-    arguments = _run_arguments(args)
-    defaults = set(EMBEDDED_DATA_ARGUMENTS) | {"data_uri"} if args.data is None else set()
     pipeline = ALL_PIPELINES[args.pipeline]
     try:
+        arguments = _run_arguments(args)
+        defaults = set(EMBEDDED_DATA_ARGUMENTS) | {"data_uri"} if args.data is None else set()
+        parameters = _parameters(pipeline)
+        if args.data is not None and args.label_column is None and "label_column" in parameters:
+            # A default label column describes the embedded data, not the user's.
+            raise ValueError(f"pipeline {pipeline.name!r} needs --label-column with --data")
+        if "registry_uri" in parameters and "registry_uri" not in arguments:
+            arguments["registry_uri"] = str((output_dir / REGISTRY_DIR).resolve())
+            defaults.add("registry_uri")
+        if "sensitive_features" in arguments and "feature_buckets" in set(parameters) - set(
+            arguments
+        ):
+            # The default buckets are for the default features: keep those still sliced on.
+            default = _default_value(parameters["feature_buckets"])
+            arguments["feature_buckets"] = {
+                k: v for k, v in default.items() if k in arguments["sensitive_features"]
+            }
         arguments = _pipeline_arguments(pipeline, arguments, set(arguments) - defaults)
     except ValueError as e:
         print(f"greenkfp run: {e}", file=sys.stderr)
@@ -199,10 +355,10 @@ def _command_run(args: argparse.Namespace) -> int:
         print(f"FAILED at step {summary.failed_step or '?'}: {summary.error}", file=sys.stderr)
         print(f"Full log: {summary.log}", file=sys.stderr)
         return 1
-    print(
-        f"Succeeded in {summary.duration_s:.0f} s. Energy {summary.energy_kwh_total:.3g} kWh, "
-        f"emissions {summary.emissions_kg_co2eq_total:.3g} kg CO2eq. Reports:"
-    )
+    print(f"Succeeded in {summary.duration_s:.0f} s.")
+    for label, value in outcome_rows(summary):
+        print(f"  {label:<20} {value}")
+    print("Reports:")
     display_names = {step.name: step.display_name for step in summary.steps}
     for name, path in summary.reports.items():
         task, output = name.rsplit(".", 1)
@@ -221,5 +377,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         The exit status.
     """
     args = _build_parser().parse_args(argv)
-    handlers = {"compile": _command_compile, "run": _command_run, "registry": registry_cli.run}
+    handlers = {
+        "compile": _command_compile,
+        "docs": _command_docs,
+        "run": _command_run,
+        "registry": registry_cli.run,
+        "submit": submit_cli.run,
+    }
     return handlers[args.command](args)

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 import time
 import warnings
@@ -24,6 +25,7 @@ from typing import Any, Callable, Optional, TextIO
 SUMMARY_FILE = "run_summary.json"
 LOG_FILE = "run.log"
 PIPELINE_ROOT_DIR = "pipeline_root"
+REPORTS_DIR = "reports"
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_START = re.compile(r"Executing task '([^']+)'")
@@ -66,6 +68,16 @@ class RunSummary:
     energy_kwh_total: float = 0.0
     emissions_kg_co2eq_total: float = 0.0
     reports: dict[str, str] = field(default_factory=dict)
+    # What the gate, deploy, compression, fairness and report steps decided and measured;
+    # None where the pipeline has no such step (or it did not get that far).
+    approved: Optional[bool] = None
+    deployed: Optional[bool] = None
+    deployed_version: Optional[int] = None
+    checks: Optional[list[dict[str, Any]]] = None
+    size_ratio: Optional[float] = None
+    latency_speedup: Optional[float] = None
+    worst_fairness_gap: Optional[float] = None
+    report_html: Optional[str] = None
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the JSON-ready form."""
@@ -150,8 +162,30 @@ def _step_energy(outputs: dict[str, Any]) -> dict[str, Any]:
     return energy
 
 
-def _collect_outputs(run_root: Path, steps: list[StepResult]) -> dict[str, str]:
-    """Fills every step's outputs and energy; returns the reports (HTML/Markdown) by step."""
+def report_outputs(pipeline: Any) -> dict[tuple[str, str], str]:
+    """(task, output) -> file suffix of every HTML (``.html``) or Markdown (``.md``) output."""
+    suffixes = {"system.HTML": ".html", "system.Markdown": ".md"}
+    spec = pipeline.pipeline_spec
+    found = {}
+    for task_name, task in spec.root.dag.tasks.items():
+        outputs = spec.components[task.component_ref.name].output_definitions.artifacts
+        for name, output in outputs.items():
+            if output.artifact_type.schema_title in suffixes:
+                found[(task_name, name)] = suffixes[output.artifact_type.schema_title]
+    return found
+
+
+def _collect_outputs(
+    run_root: Path, steps: list[StepResult], reports_dir: Path, kinds: dict[tuple[str, str], str]
+) -> dict[str, str]:
+    """Fills every step's outputs and energy; copies the reports to ``reports_dir``.
+
+    KFP names an artifact file after its output (``report``, no suffix), which a browser
+    shows as text; the copies carry ``.html`` or ``.md``.
+
+    Returns:
+        ``<task>.<output>`` -> the path of the report's copy.
+    """
     reports = {}
     for step in steps:
         step.outputs = _task_outputs(run_root / step.name)
@@ -160,9 +194,67 @@ def _collect_outputs(run_root: Path, steps: list[StepResult]) -> dict[str, str]:
         step.emissions_kg_co2eq = float(step.energy.get("emissions_kg_co2eq", 0.0))
         for name, value in step.outputs.items():
             uri = value.get("uri", "") if isinstance(value, dict) else ""
-            if name in ("report", "summary") and uri and os.path.exists(uri):
-                reports[f"{step.name}.{name}"] = uri
+            suffix = kinds.get((step.name, name))
+            if suffix and uri and os.path.isfile(uri):
+                reports_dir.mkdir(exist_ok=True)
+                copy = reports_dir / f"{step.name}.{name}{suffix}"
+                shutil.copyfile(uri, copy)
+                reports[f"{step.name}.{name}"] = str(copy)
     return reports
+
+
+def _metadata(step: Optional[StepResult], output: str) -> dict[str, Any]:
+    value = step.outputs.get(output) if step else None
+    return value.get("metadata", {}) if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> Optional[float]:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def pipeline_outcome(
+    steps: list[StepResult], components: dict[str, str], reports: dict[str, str]
+) -> dict[str, Any]:
+    """Reads the decision and headline figures from the steps that made them.
+
+    Args:
+        steps: The run's steps, their outputs collected.
+        components: Task name -> component name (``evaluate_gate``, ...).
+        reports: The run's reports, as :func:`_collect_outputs` returns them.
+
+    Returns:
+        The :class:`RunSummary` fields from ``approved`` to ``report_html`` that the
+        run's steps give.
+    """
+    by_component = {components.get(s.name, s.name): s for s in steps if s.outputs}
+    outcome: dict[str, Any] = {}
+    blessing = _metadata(by_component.get("evaluate_gate"), "blessing")
+    if "approved" in blessing:
+        outcome["approved"] = bool(blessing["approved"])
+        outcome["checks"] = [
+            {
+                "name": c.get("name"),
+                "value": c.get("value"),
+                "threshold": c.get("threshold"),
+                "passed": None if c.get("verdict") == "skipped" else c.get("verdict") == "pass",
+                "verdict": c.get("verdict"),
+                "metric": c.get("metric"),
+            }
+            for c in blessing.get("checks") or []
+        ]
+    deploy = by_component.get("deploy_model")
+    if deploy and "deployed" in deploy.outputs:
+        outcome["deployed"] = bool(deploy.outputs["deployed"])
+        outcome["deployed_version"] = int(deploy.outputs.get("version") or 0) or None
+    compression = _metadata(by_component.get("compress_model"), "metrics")
+    outcome["size_ratio"] = _number(compression.get("size_ratio"))
+    outcome["latency_speedup"] = _number(compression.get("latency_speedup_p50"))
+    fairness = _metadata(by_component.get("evaluate_fairness"), "metrics")
+    outcome["worst_fairness_gap"] = _number(fairness.get("max_fairness_gap"))
+    report = by_component.get("sustainability_report")
+    if report:
+        outcome["report_html"] = reports.get(f"{report.name}.report")
+    return {k: v for k, v in outcome.items() if v is not None}
 
 
 def allow_unset_optional_artifacts() -> None:
@@ -218,6 +310,8 @@ def run_locally(
     """
     from kfp import local
 
+    from greenkfp.pipelines.graph import component_name
+
     if progress is None:
         terminal = sys.stdout
 
@@ -228,10 +322,9 @@ def run_locally(
     pipeline_root = out / PIPELINE_ROOT_DIR
     pipeline_root.mkdir(parents=True, exist_ok=True)
     os.environ.update(RUNTIME_ENV)
-    display_names = {
-        name: task.task_info.name or name
-        for name, task in pipeline.pipeline_spec.root.dag.tasks.items()
-    }
+    tasks = pipeline.pipeline_spec.root.dag.tasks
+    display_names = {name: task.task_info.name or name for name, task in tasks.items()}
+    components = {name: component_name(task) for name, task in tasks.items()}
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     started = time.monotonic()
     allow_unset_optional_artifacts()
@@ -253,7 +346,11 @@ def run_locally(
                 failure = _ANSI.sub("", str(e))
                 log.write(f"\n{failure}\n")
     run_dirs = sorted(set(pipeline_root.iterdir()) - before)
-    reports = _collect_outputs(run_dirs[-1], tracker.steps) if run_dirs else {}
+    reports = (
+        _collect_outputs(run_dirs[-1], tracker.steps, out / REPORTS_DIR, report_outputs(pipeline))
+        if run_dirs
+        else {}
+    )
     failed = next((s for s in tracker.steps if s.status == "failed"), None)
     summary = RunSummary(
         pipeline=pipeline.name,
@@ -269,6 +366,7 @@ def run_locally(
         energy_kwh_total=sum(s.energy_kwh for s in tracker.steps),
         emissions_kg_co2eq_total=sum(s.emissions_kg_co2eq for s in tracker.steps),
         reports=reports,
+        **pipeline_outcome(tracker.steps, components, reports),
     )
     (out / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=2, default=str) + "\n")
     return summary

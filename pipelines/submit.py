@@ -767,7 +767,7 @@ def _import_aiplatform() -> Any:
             from google.cloud import aiplatform
         except ImportError as err:  # greenkfp itself needs only kfp
             raise SubmitInputError(
-                "--vertex needs google-cloud-aiplatform: pip install google-cloud-aiplatform"
+                "--vertex needs google-cloud-aiplatform: pip install 'greenkfp[vertex]'"
             ) from err
     return aiplatform
 

@@ -101,3 +101,43 @@ def test_training_task_resources(tmp_path):
         "accelerator"
         not in default["deploymentSpec"]["executors"]["exec-train-model"]["container"]["resources"]
     )
+
+
+def test_sustainable_pipeline_shape():
+    spec = yaml.safe_load((BUILD / "pipelines/sustainable_training_pipeline.yaml").read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    assert len(tasks) == 11
+    names = {name: task["taskInfo"]["name"] for name, task in tasks.items()}
+    assert names["compress-model"] == "Compress model (prune, quantize, TFLite)"
+    assert names["deploy-model"] == "Deploy blessed model"
+    # Fairness judges the model that ships, against the uncompressed one.
+    fairness = tasks["evaluate-fairness"]["inputs"]["artifacts"]
+    assert fairness["model"]["taskOutputArtifact"]["producerTask"] == "compress-model"
+    assert fairness["baseline_model"]["taskOutputArtifact"]["producerTask"] == "train-model"
+    deploy = tasks["deploy-model"]["inputs"]["artifacts"]
+    assert deploy["blessing"]["taskOutputArtifact"]["producerTask"] == "evaluate-gate"
+    assert deploy["model"]["taskOutputArtifact"]["producerTask"] == "compress-model"
+    # Deterministic steps are cached; the gate, the push and the report never are.
+    cached = {n for n, t in tasks.items() if t.get("cachingOptions", {}).get("enableCache")}
+    assert cached == set(tasks) - {"evaluate-gate", "deploy-model", "sustainability-report"}
+    # Every task asks for CPU and memory.
+    for executor in spec["deploymentSpec"]["executors"].values():
+        resources = executor["container"]["resources"]
+        assert resources["cpuRequest"] >= 1 and resources["memoryRequest"] > 1, executor
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    required = [n for n, p in parameters.items() if not p.get("isOptional")]
+    assert required == ["data_uri"]  # runs with the data URI alone
+
+
+def test_pipeline_graphs_are_current_and_show_every_task():
+    from greenkfp.pipelines.graph import render_svg
+
+    for name, pipeline in ALL_PIPELINES.items():
+        committed = BUILD / "pipelines" / f"{name}.svg"
+        assert committed.exists() and committed.read_text() == render_svg(pipeline), (
+            f"{committed} is stale: run `make compile`"
+        )
+        text = committed.read_text()
+        for task in pipeline.pipeline_spec.root.dag.tasks.values():
+            assert f">{task.task_info.name.split()[0]}" in text
+        assert "<script" not in text and "http://www.w3.org/2000/svg" in text

@@ -10,7 +10,9 @@ pytestmark = pytest.mark.slow
 
 def test_run_on_embedded_data(tmp_path):
     out = tmp_path / "demo"
-    result = run_cli("run", "--output-dir", str(out), "--epochs", "8")
+    result = run_cli(
+        "run", "--pipeline", "training_pipeline", "--output-dir", str(out), "--epochs", "8"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     # One progress line per step start and end, not kfp.local's full logs.
     assert result.stdout.count("[6/6] Train model (energy-metered) (train-model) ok") == 1

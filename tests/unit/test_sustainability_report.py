@@ -4,9 +4,9 @@ import copy
 import json
 import math
 import re
-from html.parser import HTMLParser
 
 import pytest
+from html_sections import num, parse, rows_by_first
 
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components.sustainability import report
@@ -135,62 +135,6 @@ def full_inputs():
     inputs["gate"].update({"approved": 0.0, "checks_passed": 1.0, "checks_failed": 1.0})
     inputs["deployment"].update({"deployed": 0.0, "version": 0.0, "live": 0.0})
     return inputs
-
-
-class _Sections(HTMLParser):
-    """Collects, per h2 section, its text and its tables (rows of cell texts)."""
-
-    def __init__(self):
-        super().__init__()
-        self.sections: dict[str, dict] = {}
-        self.current = None
-        self.in_h2 = False
-        self.cell = None
-        self.row = None
-        self.tiles: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "h2":
-            self.in_h2, self.current = True, ""
-        elif tag == "table" and self.current is not None:
-            self.sections[self.current]["tables"].append([])
-        elif tag == "tr":
-            self.row = []
-        elif tag in ("td", "th"):
-            self.cell = ""
-
-    def handle_endtag(self, tag):
-        if tag == "h2":
-            self.in_h2 = False
-            self.sections[self.current] = {"text": "", "tables": []}
-        elif tag in ("td", "th") and self.row is not None:
-            self.row.append(self.cell)
-            self.cell = None
-        elif tag == "tr" and self.current in self.sections:
-            self.sections[self.current]["tables"][-1].append(self.row)
-            self.row = None
-
-    def handle_data(self, data):
-        if self.in_h2:
-            self.current += data
-        elif self.current in self.sections:
-            self.sections[self.current]["text"] += data + " "
-            if self.cell is not None:
-                self.cell += data
-
-
-def parse(page: str) -> dict[str, dict]:
-    parser = _Sections()
-    parser.feed(page)
-    return parser.sections
-
-
-def num(text: str) -> float:
-    return float(text.replace(",", ""))
-
-
-def rows_by_first(table):
-    return {row[0]: row[1:] for row in table[1:]}
 
 
 def test_every_section_with_real_figures():
