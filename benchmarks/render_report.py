@@ -1,7 +1,8 @@
 """Screenshot of a run's HTML report in headless Chromium with no network.
 
-Loads a report (default: the newest ``sustainability-report/report`` under ``runs/``,
-else the newest HTML ``report`` artifact of any step there) as ``file://`` in headless
+Loads a report (default: the newest sustainability report under ``runs/``, as
+``greenkfp run`` copies it to ``runs/<run>/reports/sustainability-report.report.html``,
+else the newest HTML report there) as ``file://`` in headless
 Chromium with a fresh profile, every request sent to a recording proxy that answers 502,
 and writes a full-page PNG. It prints the screenshot's size, every network request the
 page tried to make, failed requests and console errors. The rendering code is the tests'
@@ -43,7 +44,7 @@ RUNS = REPO_ROOT / "runs"
 
 def newest_report(runs: Path) -> Path | None:
     """The newest sustainability report under ``runs``, else the newest HTML report."""
-    for pattern in ("**/sustainability-report/report", "**/report"):
+    for pattern in ("*/reports/sustainability-report.report.html", "*/reports/*.html"):
         found = [p for p in runs.glob(pattern) if p.is_file()]
         if found:
             return max(found, key=lambda p: p.stat().st_mtime)
@@ -58,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "html",
         nargs="?",
         type=Path,
-        help="the HTML report (default: the newest sustainability-report/report under runs/)",
+        help="the HTML report (default: the newest sustainability report under runs/)",
     )
     parser.add_argument(
         "-o", "--output", type=Path, help="the PNG to write (default: the report's path + .png)"

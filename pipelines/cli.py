@@ -255,9 +255,11 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
     if summary.approved is not None:
         checks = summary.checks or []
         passed = sum(c["passed"] is True for c in checks)
+        skipped = sum(c["passed"] is None for c in checks)
         failed = [c["name"] for c in checks if c["passed"] is False]
         verdict = "APPROVED" if summary.approved else "REFUSED"
-        detail = f"{passed}/{len(checks)} checks passed" + (f"; failed: {failed}" if failed else "")
+        detail = f"{passed} checks passed" + (f", {skipped} skipped" if skipped else "")
+        detail += f"; failed: {', '.join(failed)}" if failed else ""
         rows.append(("Gate decision", f"{verdict} ({detail})"))
     if summary.deployed is not None:
         rows.append(

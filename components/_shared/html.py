@@ -103,8 +103,8 @@ def bar_chart(
     # Labels take the room they need (about 6.2 px a character at 11 px), up to 40% of
     # the width; longer ones are cut, with the full label on hover.
     longest = max((len(label) for label in labels), default=0)
-    label_w, value_w = min(max(110, int(longest * 6.2) + 10), int(width * 0.4)), 56
-    max_chars = int((label_w - 10) / 6.2)
+    max_chars = min(longest, int((width * 0.4 - 12) / 6.2))
+    label_w, value_w = max(110, int(max_chars * 6.2) + 12), 56
     plot_w = max(width - label_w - value_w, 40)
     top = max((v for v in values if v == v), default=0.0) or 1.0
     rows = []
