@@ -25,3 +25,18 @@ def run_cli(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.Comp
 
 def load_summary(output_dir: Path) -> dict:
     return json.loads((output_dir / "run_summary.json").read_text())
+
+
+def energy_figures(
+    kwh: float, intensity: float = 400.0, duration: float = 2.0, cpu_share: float = 0.7
+) -> dict[str, float]:
+    """A step's energy figures under the keys every component records (no GPU)."""
+    return {
+        "energy_kwh": kwh,
+        "cpu_energy_kwh": kwh * cpu_share,
+        "gpu_energy_kwh": 0.0,
+        "ram_energy_kwh": kwh * (1.0 - cpu_share),
+        "emissions_kg_co2eq": kwh * intensity / 1000.0,
+        "carbon_intensity_g_per_kwh": intensity,
+        "duration_s": duration,
+    }

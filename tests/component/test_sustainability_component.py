@@ -1,6 +1,7 @@
 """sustainability_report through kfp.local, fed by stand-in Metrics and a real gate."""
 
 import pytest
+from helpers import energy_figures
 from kfp import dsl
 from kfp.dsl import Metrics, Output
 
@@ -10,21 +11,9 @@ from greenkfp.pipelines.local_runner import run_locally
 pytestmark = pytest.mark.slow
 
 
-def _energy(kwh: float) -> dict:
-    return {
-        "energy_kwh": kwh,
-        "cpu_energy_kwh": kwh,
-        "gpu_energy_kwh": 0.0,
-        "ram_energy_kwh": 0.0,
-        "emissions_kg_co2eq": kwh * 0.4,
-        "carbon_intensity_g_per_kwh": 400.0,
-        "duration_s": 1.0,
-    }
-
-
-TRAINING = {**_energy(3e-4), "auc": 0.8, "accuracy": 0.75, "model_bytes": 40000.0}
+TRAINING = {**energy_figures(3e-4), "auc": 0.8, "accuracy": 0.75, "model_bytes": 40000.0}
 COMPRESSION = {
-    **_energy(4e-4),
+    **energy_figures(4e-4),
     "base_bytes": 40000.0,
     "compressed_bytes": 10000.0,
     "base_accuracy": 0.75,
@@ -35,7 +24,7 @@ COMPRESSION = {
     "latency_speedup_p50": 1.5,
 }
 FAIRNESS = {
-    **_energy(5e-5),
+    **energy_figures(5e-5),
     "auc": 0.8,
     "accuracy": 0.75,
     "false_positive_rate_gap_sex@0.5": 0.05,

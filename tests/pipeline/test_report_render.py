@@ -22,6 +22,7 @@ from browser import (
     png_size,
     render_offline,
 )
+from helpers import energy_figures
 from PIL import Image
 
 from greenkfp.components._shared import html
@@ -97,23 +98,13 @@ POLICY = {
     "max_training_emissions_kg": 0.001,
     "max_model_bytes": 200000,
     "max_p95_latency_ms": 5.0,
-    # Not 1e-5: json.dumps writes "1e-05", which parse_policy (PyYAML, YAML 1.1) reads as text.
     "max_inference_energy_kwh_per_1k": 1e-4,
     "min_improvement_vs_live": -0.01,
 }
 
 
 def energy(seconds: float, watts: float = 17.0) -> dict[str, float]:
-    kwh = seconds * watts / 3.6e6
-    return {
-        "energy_kwh": kwh,
-        "cpu_energy_kwh": kwh * 0.78,
-        "gpu_energy_kwh": 0.0,
-        "ram_energy_kwh": kwh * 0.22,
-        "emissions_kg_co2eq": kwh * INTENSITY / 1000.0,
-        "carbon_intensity_g_per_kwh": INTENSITY,
-        "duration_s": seconds,
-    }
+    return energy_figures(seconds * watts / 3.6e6, INTENSITY, seconds, cpu_share=0.78)
 
 
 def fairness_metrics() -> dict[str, float]:

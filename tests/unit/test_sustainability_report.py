@@ -6,24 +6,12 @@ import math
 import re
 
 import pytest
+from helpers import energy_figures
 from html_sections import num, parse, rows_by_first
 
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components.sustainability import report
 from greenkfp.components.sustainability.report import build_sustainability, render_html
-
-
-def _energy(kwh, intensity=400.0, duration=2.0):
-    return {
-        "energy_kwh": kwh,
-        "cpu_energy_kwh": kwh * 0.7,
-        "gpu_energy_kwh": 0.0,
-        "ram_energy_kwh": kwh * 0.3,
-        "emissions_kg_co2eq": kwh * intensity / 1000.0,
-        "carbon_intensity_g_per_kwh": intensity,
-        "duration_s": duration,
-    }
-
 
 STEP_KWH = {
     "import": 1.0e-6,
@@ -129,7 +117,7 @@ DEPLOYMENT = {
 
 
 def full_inputs():
-    inputs = {name: _energy(kwh) for name, kwh in STEP_KWH.items()}
+    inputs = {name: energy_figures(kwh) for name, kwh in STEP_KWH.items()}
     inputs["compression"].update(COMPRESSION)
     inputs["fairness"].update(FAIRNESS)
     inputs["gate"].update({"approved": 0.0, "checks_passed": 1.0, "checks_failed": 1.0})
@@ -255,7 +243,7 @@ def test_nothing_given_degrades_gracefully():
 
 
 def test_partial_run_marks_missing_steps():
-    inputs = {"import": _energy(1e-6), "training": _energy(2e-4)}
+    inputs = {"import": energy_figures(1e-6), "training": energy_figures(2e-4)}
     figures = build_sustainability(inputs, None, None)
     energy = rows_by_first(
         parse(render_html(figures))["Energy and emissions per step"]["tables"][0]
