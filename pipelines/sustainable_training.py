@@ -25,8 +25,8 @@ PIPELINE_NAME = "sustainable-training-pipeline"
 #: accuracy. Fairness: equal opportunity, the false negative rate gap (qualified
 #: applicants refused) per sensitive feature. Energy: training emissions and serving
 #: energy budgets. Champion/challenger: no regression against the live model.
-# One line of JSON: kfp copies parameter defaults into the YAML's header comment as they
-# are, and a multi-line default breaks the file (kubeflow/pipelines#10438).
+#: One line of JSON, because kfp copies parameter defaults into the YAML's header
+#: comment as they are, and a multi-line default breaks the file (kubeflow/pipelines#10438).
 DEFAULT_POLICY = json.dumps(
     {
         "min_auc": 0.7,

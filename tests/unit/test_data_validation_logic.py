@@ -223,14 +223,17 @@ def test_drift_against_reference_statistics_beside_train(
         stats_lib.write_statistics(stats_of(frame, tmp_path, name), paths[name])
     schema_path = str(tmp_path / "schema.pbtxt")
     schema_lib.write_schema(schema, schema_path)
-    run = lambda reference: validation.run_validation(  # noqa: E731
-        paths["eval"],
-        schema_path,
-        str(tmp_path / "anomalies.pbtxt"),
-        str(tmp_path / "summary.md"),
-        baseline_statistics_path=paths["train"],
-        reference_statistics_path=reference,
-    )
+
+    def run(reference: str) -> validation.ValidationResult:
+        return validation.run_validation(
+            paths["eval"],
+            schema_path,
+            str(tmp_path / "anomalies.pbtxt"),
+            str(tmp_path / "summary.md"),
+            baseline_statistics_path=paths["train"],
+            reference_statistics_path=reference,
+        )
+
     plain = run("")
     assert plain.reference_drift == {} and plain.metrics()["max_reference_drift"] == 0.0
     result = run(paths["reference"])
