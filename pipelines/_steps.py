@@ -135,11 +135,10 @@ def add_training(
         )
         .set_display_name("Train model (energy-metered)")
         .after(checked.validation)
-        .set_cpu_request("1")
-        .set_memory_request("2G")
         .set_cpu_limit(resources["cpu_limit"])
         .set_memory_limit(resources["memory_limit"])
     )
+    request_resources(training, cpu="1", memory="2G")
     if resources["accelerator_type"]:
         training.set_accelerator_type(resources["accelerator_type"]).set_accelerator_limit(
             resources["accelerator_limit"]
