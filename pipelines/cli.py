@@ -312,7 +312,7 @@ def _command_docs(args: argparse.Namespace) -> int:
 
 def _command_run(args: argparse.Namespace) -> int:
     from greenkfp.pipelines import ALL_PIPELINES
-    from greenkfp.pipelines.local_runner import SUMMARY_FILE, run_locally
+    from greenkfp.pipelines.runners.local import SUMMARY_FILE, run_locally
 
     if args.pipeline not in ALL_PIPELINES:
         print(

@@ -8,7 +8,7 @@ import pytest
 from kfp import dsl, local
 
 from greenkfp.components import generate_statistics, import_csv, infer_schema, validate_data
-from greenkfp.pipelines.local_runner import run_locally
+from greenkfp.pipelines.runners.local import run_locally
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from kfp.dsl import Metrics, Output
 
 from greenkfp.components import deploy_model, evaluate_gate, import_csv, train_model
 from greenkfp.components.deployment.registry import Registry
-from greenkfp.pipelines.local_runner import run_locally
+from greenkfp.pipelines.runners.local import run_locally
 
 MODEL = "credit-risk"
 FAIRNESS = {

@@ -6,7 +6,7 @@ from kfp import dsl
 from kfp.dsl import Metrics, Output
 
 from greenkfp.components import evaluate_gate, sustainability_report
-from greenkfp.pipelines.local_runner import run_locally
+from greenkfp.pipelines.runners.local import run_locally
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pytest
 from kfp import dsl
 
 from greenkfp.components import import_csv, train_model
-from greenkfp.pipelines.local_runner import run_locally
+from greenkfp.pipelines.runners.local import run_locally
 
 pytestmark = pytest.mark.slow
 

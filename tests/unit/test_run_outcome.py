@@ -1,7 +1,7 @@
 """The run summary's headline fields and the end-of-run table, from the steps' outputs."""
 
 from greenkfp.pipelines.cli import outcome_rows
-from greenkfp.pipelines.local_runner import RunSummary, StepResult, pipeline_outcome
+from greenkfp.pipelines.runners.local import RunSummary, StepResult, pipeline_outcome
 
 COMPONENTS = {
     "evaluate-gate": "evaluate_gate",
