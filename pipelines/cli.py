@@ -293,7 +293,7 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
 
 
 def _command_compile(args: argparse.Namespace) -> int:
-    from greenkfp.pipelines.compiler import compile_all
+    from greenkfp.pipelines.tools.compiler import compile_all
 
     for path in compile_all(args.output_dir, args.image):
         print(path)
@@ -301,8 +301,8 @@ def _command_compile(args: argparse.Namespace) -> int:
 
 
 def _command_docs(args: argparse.Namespace) -> int:
-    from greenkfp.pipelines.docs import write_reference
-    from greenkfp.pipelines.graph import write_graphs
+    from greenkfp.pipelines.tools.docs import write_reference
+    from greenkfp.pipelines.tools.graph import write_graphs
 
     print(write_reference(args.output))
     for path in write_graphs(args.graphs_dir):

@@ -204,7 +204,7 @@ def compile_pipeline(
         SubmitInputError: ``name`` is not a greenkfp pipeline.
     """
     from greenkfp.pipelines import ALL_PIPELINES
-    from greenkfp.pipelines.compiler import compile_to_file
+    from greenkfp.pipelines.tools.compiler import compile_to_file
 
     if name not in ALL_PIPELINES:
         raise SubmitInputError(f"unknown pipeline {name!r}; choose from {sorted(ALL_PIPELINES)}")

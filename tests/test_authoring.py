@@ -36,7 +36,7 @@ PROBE = textwrap.dedent(
     from kfp.pipeline_spec import pipeline_spec_pb2
     import greenkfp.components as components
     from greenkfp.pipelines import ALL_PIPELINES
-    from greenkfp.pipelines.compiler import compile_all
+    from greenkfp.pipelines.tools.compiler import compile_all
     assert components.ALL_COMPONENTS
     out = Path(sys.argv[1])
     written = compile_all(out)
@@ -133,7 +133,7 @@ def test_authoring_only_venv(tmp_path):
     import kfp
     import yaml
 
-    from greenkfp.pipelines.compiler import compile_all
+    from greenkfp.pipelines.tools.compiler import compile_all
 
     pinned_dir = tmp_path / "pinned"
     pinned = sorted(p.relative_to(pinned_dir).as_posix() for p in compile_all(pinned_dir))

@@ -310,7 +310,7 @@ def run_locally(
     """
     from kfp import local
 
-    from greenkfp.pipelines.graph import component_name
+    from greenkfp.pipelines.tools.graph import component_name
 
     if progress is None:
         terminal = sys.stdout

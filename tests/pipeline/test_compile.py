@@ -8,7 +8,7 @@ from helpers import REPO, run_cli
 from greenkfp.components import ALL_COMPONENTS
 from greenkfp.components._shared.image import default_image
 from greenkfp.pipelines import ALL_PIPELINES
-from greenkfp.pipelines.compiler import compile_all
+from greenkfp.pipelines.tools.compiler import compile_all
 
 BUILD = REPO / "build"
 
@@ -87,7 +87,7 @@ def test_loads_back_as_components(tmp_path):
 
 def test_training_task_resources(tmp_path):
     from greenkfp.pipelines import build_training_pipeline
-    from greenkfp.pipelines.compiler import compile_to_file
+    from greenkfp.pipelines.tools.compiler import compile_to_file
 
     pipeline = build_training_pipeline("4", "16G", "nvidia.com/gpu", 2)
     spec = yaml.safe_load(compile_to_file(pipeline, tmp_path / "p.yaml").read_text())
@@ -130,7 +130,7 @@ def test_sustainable_pipeline_shape():
 
 
 def test_pipeline_graphs_are_current_and_show_every_task():
-    from greenkfp.pipelines.graph import render_svg
+    from greenkfp.pipelines.tools.graph import render_svg
 
     for name, pipeline in ALL_PIPELINES.items():
         committed = BUILD / "pipelines" / f"{name}.svg"

@@ -9,11 +9,11 @@ import yaml
 from helpers import REPO
 
 from greenkfp.components import ALL_COMPONENTS
-from greenkfp.pipelines import docs
+from greenkfp.pipelines.tools import docs
 
 REFERENCE = REPO / "components" / "REFERENCE.md"
 REGENERATE = (
-    "run `greenkfp docs` (or `.venv/bin/python -c 'from greenkfp.pipelines.docs import "
+    "run `greenkfp docs` (or `.venv/bin/python -c 'from greenkfp.pipelines.tools.docs import "
     "write_reference; write_reference()'`) and commit components/REFERENCE.md"
 )
 

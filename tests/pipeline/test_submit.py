@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from greenkfp.pipelines import ALL_PIPELINES, submit, submit_cli
-from greenkfp.pipelines.compiler import compile_to_file
+from greenkfp.pipelines.tools.compiler import compile_to_file
 
 PIPELINES = sorted(ALL_PIPELINES)
 PROJECT, REGION, ROOT = "greenkfp-test", "europe-west4", "gs://greenkfp-test-bucket/root"

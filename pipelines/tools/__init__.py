@@ -1,0 +1,1 @@
+"""Tools over the pipelines: compile them to YAML, write the component reference, draw graphs."""
