@@ -17,7 +17,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 
-from greenkfp.pipelines import ALL_PIPELINES, submit, submit_cli
+from greenkfp.pipelines import ALL_PIPELINES
+from greenkfp.pipelines.cli import submit as submit_cli
+from greenkfp.pipelines.runners.package import (
+    check_parameters,
+    collect_parameters,
+    component_images,
+    default_pipeline,
+    load_package,
+    parameter_problems,
+)
+from greenkfp.pipelines.runners.vertex_target import (
+    VertexTarget,
+    build_vertex_job,
+    submit_to_vertex,
+)
 from greenkfp.pipelines.tools.compiler import compile_to_file
 
 PIPELINES = sorted(ALL_PIPELINES)
@@ -36,7 +50,7 @@ def compiled(tmp_path_factory):
 
 
 def package_of(compiled, name):
-    return submit.load_package(compiled[name])
+    return load_package(compiled[name])
 
 
 def sample_values(package):
@@ -253,7 +267,7 @@ def closed_port_host():
 
 def test_cli_values_follow_the_declared_type(compiled):
     package = package_of(compiled, "training_pipeline")
-    values = submit.collect_parameters(
+    values = collect_parameters(
         package,
         assignments=[
             "epochs=5",
@@ -280,7 +294,7 @@ def test_params_file_and_param_override(compiled, tmp_path):
     package = package_of(compiled, "training_pipeline")
     params = tmp_path / "params.yaml"
     params.write_text("data_uri: gs://b/train.csv\nlabel_column: risk\nepochs: 3\ndropout: 1e-1\n")
-    values = submit.collect_parameters(package, params, ["epochs=7"])
+    values = collect_parameters(package, params, ["epochs=7"])
     assert values == {
         "data_uri": "gs://b/train.csv",
         "label_column": "risk",
@@ -289,12 +303,12 @@ def test_params_file_and_param_override(compiled, tmp_path):
     }
     as_json = tmp_path / "params.json"
     as_json.write_text(json.dumps({"dropout": 0.2, "hidden_units": [8, 4]}))
-    assert submit.collect_parameters(package, as_json) == {"dropout": 0.2, "hidden_units": [8, 4]}
+    assert collect_parameters(package, as_json) == {"dropout": 0.2, "hidden_units": [8, 4]}
 
 
 def test_validation_names_every_problem(compiled):
     package = package_of(compiled, "training_pipeline")
-    problems = submit.parameter_problems(
+    problems = parameter_problems(
         package,
         {"epoch": 5, "epochs": True, "dropout": 1, "learning_rate": "1e-3", "positive_label": 1},
     )
@@ -305,7 +319,7 @@ def test_validation_names_every_problem(compiled):
     assert "'learning_rate' expects a number (NUMBER_DOUBLE), got str" in text
     assert "'positive_label' expects a string (STRING), got int 1 (quote it: '1')" in text
     assert "needs parameter(s) data_uri, label_column" in text
-    assert submit.parameter_problems(package, {"epochs": 2}, require_all=False) == []
+    assert parameter_problems(package, {"epochs": 2}, require_all=False) == []
 
 
 # --- Vertex AI: the request, built offline ---------------------------------------------
@@ -330,11 +344,11 @@ def test_vertex_job_carries_spec_parameters_and_root(name, compiled, anonymous, 
 
     package = package_of(compiled, name)
     values = sample_values(package)
-    submit.check_parameters(package, values)
-    target = submit.VertexTarget(
+    check_parameters(package, values)
+    target = VertexTarget(
         project=PROJECT, region=REGION, pipeline_root=ROOT, run_name=f"greenkfp {name}"
     )
-    job = submit.build_vertex_job(package, values, target, credentials=anonymous)
+    job = build_vertex_job(package, values, target, credentials=anonymous)
 
     assert (job.project, job.location) == (PROJECT, REGION)
     assert job._parent == f"projects/{PROJECT}/locations/{REGION}"
@@ -352,11 +366,11 @@ def test_vertex_job_carries_spec_parameters_and_root(name, compiled, anonymous, 
 
 
 def test_vertex_caching_override_and_required_only(compiled, anonymous, no_network):
-    name = submit.default_pipeline(PIPELINES)
+    name = default_pipeline(PIPELINES)
     package = package_of(compiled, name)
     values = required_values(package)
-    target = submit.VertexTarget(PROJECT, REGION, ROOT, enable_caching=False)
-    job = submit.build_vertex_job(package, values, target, credentials=anonymous)
+    target = VertexTarget(PROJECT, REGION, ROOT, enable_caching=False)
+    job = build_vertex_job(package, values, target, credentials=anonymous)
     spec = struct_dict(job._gca_resource._pb.pipeline_spec)
     tasks = spec["root"]["dag"]["tasks"].values()
     assert tasks and all(t["cachingOptions"]["enableCache"] is False for t in tasks)
@@ -386,11 +400,11 @@ def test_vertex_submit_sends_the_built_job(compiled, anonymous, no_network, monk
     )
     package = package_of(compiled, "training_pipeline")
     values = required_values(package)
-    target = submit.VertexTarget(
+    target = VertexTarget(
         PROJECT, REGION, ROOT, service_account="runner@greenkfp-test.iam.gserviceaccount.com"
     )
-    job = submit.build_vertex_job(package, values, target, credentials=anonymous)
-    done = submit.submit_to_vertex(job, target)
+    job = build_vertex_job(package, values, target, credentials=anonymous)
+    done = submit_to_vertex(job, target)
 
     assert buckets == [ROOT]
     [(parent, request, job_id)] = sent
@@ -471,7 +485,7 @@ def test_kfp_run_from_package(name, compiled, kfp_server, capsys):
 
 
 def test_kfp_default_pipeline_compiled_with_image(kfp_server, capsys):
-    default = submit.default_pipeline(PIPELINES)
+    default = default_pipeline(PIPELINES)
     assert default == (
         "sustainable_training_pipeline"
         if "sustainable_training_pipeline" in ALL_PIPELINES
@@ -488,7 +502,7 @@ def test_kfp_default_pipeline_compiled_with_image(kfp_server, capsys):
     [run] = kfp_server.runs
     spec = run["pipeline_spec"]
     assert spec["pipelineInfo"]["name"] == ALL_PIPELINES[default].name
-    assert submit.component_images(spec) == [image]
+    assert component_images(spec) == [image]
     assert all(
         not t.get("cachingOptions", {}).get("enableCache")
         for t in spec["root"]["dag"]["tasks"].values()
@@ -500,7 +514,7 @@ def test_kfp_default_pipeline_compiled_with_image(kfp_server, capsys):
 
 
 def test_kfp_upload_then_new_version_and_run(compiled, kfp_server, capsys):
-    name = submit.default_pipeline(PIPELINES)
+    name = default_pipeline(PIPELINES)
     path = compiled[name]
     package = package_of(compiled, name)
 
@@ -554,7 +568,7 @@ def test_kfp_upload_then_new_version_and_run(compiled, kfp_server, capsys):
 
 
 def test_kfp_dry_run_sends_nothing(compiled, kfp_server, capsys):
-    name = submit.default_pipeline(PIPELINES)
+    name = default_pipeline(PIPELINES)
     package = package_of(compiled, name)
     values = required_values(package)
     status, out, err = cli(

@@ -1,6 +1,6 @@
 """The run summary's headline fields and the end-of-run table, from the steps' outputs."""
 
-from greenkfp.pipelines.cli import outcome_rows
+from greenkfp.pipelines.cli.run import outcome_rows
 from greenkfp.pipelines.runners.local import RunSummary, StepResult, pipeline_outcome
 
 COMPONENTS = {

@@ -14,9 +14,27 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from typing import Any, Optional, Sequence
+from typing import Any
 
-from greenkfp.pipelines import submit as logic
+from greenkfp.pipelines.runners.dry_run import describe
+from greenkfp.pipelines.runners.kfp_target import KfpTarget, submit_to_kfp
+from greenkfp.pipelines.runners.package import (
+    FALLBACK_PIPELINE,
+    PREFERRED_PIPELINE,
+    check_parameters,
+    collect_parameters,
+    compile_pipeline,
+    default_pipeline,
+    load_package,
+)
+from greenkfp.pipelines.runners.submission import SubmitFailed, SubmitInputError
+from greenkfp.pipelines.runners.vertex_target import (
+    VertexTarget,
+    anonymous_credentials,
+    build_vertex_job,
+    check_vertex_target,
+    submit_to_vertex,
+)
 
 PROG = "greenkfp submit"
 
@@ -37,7 +55,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--pipeline",
         default=None,
         help="greenkfp pipeline to compile and send (default: "
-        f"{logic.PREFERRED_PIPELINE} when present, else {logic.FALLBACK_PIPELINE})",
+        f"{PREFERRED_PIPELINE} when present, else {FALLBACK_PIPELINE})",
     )
     choice.add_argument("--package", default=None, help="an already compiled pipeline YAML")
     what.add_argument(
@@ -108,6 +126,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="print what would be sent and validate it; send nothing",
     )
+    cmd.set_defaults(handler=run)
     return cmd
 
 
@@ -130,16 +149,16 @@ def _check_options(args: argparse.Namespace) -> None:
         given = [option for option, value in kfp_only if value]
         if given:
             verb = "applies" if len(given) == 1 else "apply"
-            raise logic.SubmitInputError(f"{', '.join(given)} only {verb} to KFP, not --vertex")
+            raise SubmitInputError(f"{', '.join(given)} only {verb} to KFP, not --vertex")
     else:
         given = [o for o, v in (("--project", args.project), ("--region", args.region)) if v]
         if given:
             verb = "needs" if len(given) == 1 else "need"
-            raise logic.SubmitInputError(f"{', '.join(given)} {verb} --vertex")
+            raise SubmitInputError(f"{', '.join(given)} {verb} --vertex")
         if (args.no_run or args.version_name) and not args.upload:
-            raise logic.SubmitInputError("--no-run and --version-name need --upload")
+            raise SubmitInputError("--no-run and --version-name need --upload")
     if args.image and args.package:
-        raise logic.SubmitInputError(
+        raise SubmitInputError(
             "--image applies when compiling --pipeline; recompile the package with "
             "`greenkfp compile --image ...`"
         )
@@ -147,7 +166,7 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def _target(args: argparse.Namespace) -> Any:
     if args.vertex:
-        target = logic.VertexTarget(
+        target = VertexTarget(
             project=args.project,
             region=args.region,
             pipeline_root=args.pipeline_root,
@@ -156,9 +175,9 @@ def _target(args: argparse.Namespace) -> Any:
             run_name=args.run_name,
             experiment=args.experiment,
         )
-        logic.check_vertex_target(target)
+        check_vertex_target(target)
         return target
-    return logic.KfpTarget(
+    return KfpTarget(
         host=args.host,
         namespace=args.namespace,
         existing_token=args.existing_token,
@@ -177,32 +196,32 @@ def _submit(args: argparse.Namespace, workdir: str) -> int:
     _check_options(args)
     target = _target(args)
     if args.package:
-        package = logic.load_package(args.package)
+        package = load_package(args.package)
     else:
-        name = args.pipeline or logic.default_pipeline()
-        package = logic.compile_pipeline(name, workdir, args.image)
-    values = logic.collect_parameters(package, args.params, args.param)
-    runs = not isinstance(target, logic.KfpTarget) or target.run
-    logic.check_parameters(package, values, require_all=runs)
+        name = args.pipeline or default_pipeline()
+        package = compile_pipeline(name, workdir, args.image)
+    values = collect_parameters(package, args.params, args.param)
+    runs = not isinstance(target, KfpTarget) or target.run
+    check_parameters(package, values, require_all=runs)
 
-    if isinstance(target, logic.VertexTarget):
+    if isinstance(target, VertexTarget):
         if args.dry_run:
-            job = logic.build_vertex_job(package, values, target, logic.anonymous_credentials())
+            job = build_vertex_job(package, values, target, anonymous_credentials())
             request = [
                 f"Request:    {job._parent}/pipelineJobs/{job.job_id} "
                 f"(gcsOutputDirectory {job._gca_resource.runtime_config.gcs_output_directory})"
             ]
-            print(logic.describe(package, values, target, request))
+            print(describe(package, values, target, request))
             print("Dry run: the parameters are valid; nothing was sent.")
             return 0
-        job = logic.build_vertex_job(package, values, target)
-        done = logic.submit_to_vertex(job, target)
+        job = build_vertex_job(package, values, target)
+        done = submit_to_vertex(job, target)
     else:
         if args.dry_run:
-            print(logic.describe(package, values, target))
+            print(describe(package, values, target))
             print("Dry run: the parameters are valid; nothing was sent.")
             return 0
-        done = logic.submit_to_kfp(package, values, target)
+        done = submit_to_kfp(package, values, target)
     for line in done.lines:
         print(line)
     return 0
@@ -213,20 +232,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="greenkfp-submit-") as workdir:
             return _submit(args, workdir)
-    except logic.SubmitInputError as err:
+    except SubmitInputError as err:
         return _fail(str(err), 2)
-    except logic.SubmitFailed as err:
+    except SubmitFailed as err:
         return _fail(str(err), 1)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Runs ``greenkfp submit`` on its own (``argv`` without the word ``submit``)."""
-    parser = argparse.ArgumentParser(prog="greenkfp")
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_parser(commands)
-    args = parser.parse_args(["submit", *(sys.argv[1:] if argv is None else argv)])
-    return run(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

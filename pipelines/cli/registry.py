@@ -42,6 +42,7 @@ def add_parser(commands: Any) -> None:
     rollback.add_argument("--registry", required=True, help="registry base URI")
     rollback.add_argument("--model", required=True, help="model name")
     rollback.add_argument("--to", type=int, default=None, help="version to make live")
+    registry.set_defaults(handler=run)
 
 
 def _fail(message: str) -> int:

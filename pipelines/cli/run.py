@@ -1,4 +1,8 @@
-"""The ``greenkfp`` command: compile pipelines to YAML, run them locally."""
+"""``greenkfp run``: run a pipeline locally through kfp.local and print its outcome.
+
+Without ``--data`` it runs on the embedded German Credit data set; everything of the run
+stays under ``--output-dir``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,7 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional, Sequence
-
-from greenkfp.pipelines import registry_cli, submit_cli
+from typing import Any
 
 DEFAULT_LOCAL_PIPELINE = "sustainable_training_pipeline"
 REGISTRY_DIR = "registry"
@@ -54,30 +56,8 @@ def _yaml_mapping(text: str) -> dict[str, Any]:
     return value
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    from greenkfp import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="greenkfp",
-        description="Kubeflow Pipelines components for sustainable MLOps.",
-    )
-    parser.add_argument("--version", action="version", version=f"greenkfp {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    compile_cmd = commands.add_parser(
-        "compile",
-        help="write every pipeline and component as KFP YAML",
-        description="Compile every pipeline to OUTPUT_DIR/pipelines/<name>.yaml and every "
-        "component to OUTPUT_DIR/components/<name>.yaml.",
-    )
-    compile_cmd.add_argument("--output-dir", default="build", help="default: build")
-    compile_cmd.add_argument(
-        "--image",
-        default=None,
-        help="component image in the YAML (default: $GREENKFP_IMAGE or "
-        "ghcr.io/greenkfp/greenkfp:<version>)",
-    )
-
+def add_parser(commands: Any) -> None:
+    """Adds the ``run`` command to the ``greenkfp`` subcommands."""
     run_cmd = commands.add_parser(
         "run",
         help="run a pipeline locally through kfp.local",
@@ -155,20 +135,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="compression methods, e.g. prune,int8 (default: auto)",
     )
-    docs_cmd = commands.add_parser(
-        "docs", help="write the component reference and the pipeline graphs from the code"
-    )
-    docs_cmd.add_argument(
-        "--output", default="components/REFERENCE.md", help="default: components/REFERENCE.md"
-    )
-    docs_cmd.add_argument(
-        "--graphs-dir",
-        default="build/pipelines",
-        help="where each pipeline's task graph goes as <name>.svg (default: build/pipelines)",
-    )
-    registry_cli.add_parser(commands)
-    submit_cli.add_parser(commands)
-    return parser
+    run_cmd.set_defaults(handler=run)
 
 
 def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -292,25 +259,8 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
     return rows
 
 
-def _command_compile(args: argparse.Namespace) -> int:
-    from greenkfp.pipelines.tools.compiler import compile_all
-
-    for path in compile_all(args.output_dir, args.image):
-        print(path)
-    return 0
-
-
-def _command_docs(args: argparse.Namespace) -> int:
-    from greenkfp.pipelines.tools.docs import write_reference
-    from greenkfp.pipelines.tools.graph import write_graphs
-
-    print(write_reference(args.output))
-    for path in write_graphs(args.graphs_dir):
-        print(path)
-    return 0
-
-
-def _command_run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Runs ``greenkfp run``; returns the exit status (0 succeeded, 1 failed, 2 bad input)."""
     from greenkfp.pipelines import ALL_PIPELINES
     from greenkfp.pipelines.runners.local import SUMMARY_FILE, run_locally
 
@@ -367,23 +317,3 @@ def _command_run(args: argparse.Namespace) -> int:
         print(f"  {display_names.get(task) or task} ({output}): {path}")
     print(f"Summary: {output_dir / SUMMARY_FILE}")
     return 0
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Runs the ``greenkfp`` command line.
-
-    Args:
-        argv: Arguments; default ``sys.argv[1:]``.
-
-    Returns:
-        The exit status.
-    """
-    args = _build_parser().parse_args(argv)
-    handlers = {
-        "compile": _command_compile,
-        "docs": _command_docs,
-        "run": _command_run,
-        "registry": registry_cli.run,
-        "submit": submit_cli.run,
-    }
-    return handlers[args.command](args)
