@@ -55,12 +55,13 @@ def _number(value: Any) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from greenkfp.components._shared import io as uri_io
     from greenkfp.components._shared.errors import InputError
     from greenkfp.components.deployment.registry import Registry
 
     reg = Registry(args.registry)
     if args.model is None:
-        if not reg.store.isdir(reg.base_uri):
+        if not uri_io.isdir(reg.base_uri):
             return _fail(f"registry {args.registry} does not exist")
         rows = [
             {"model": name, "live": reg.live_version(name, check=False), "versions": len(vs)}

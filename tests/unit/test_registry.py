@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components.deployment import registry
 from greenkfp.components.deployment.registry import Registry, RegistryError, version_layout
@@ -276,7 +277,7 @@ def test_object_store_path_publishes_by_marker(model_dir):
 
     base = f"ram://registry-{uuid.uuid4().hex}"
     reg = Registry(base)
-    assert not reg.store.local
+    assert not reg.local
     seen = []
     first = push(reg, model_dir, verify=lambda folder: seen.append(sorted(os.listdir(folder))))
     assert first.version == 1 and first.live
@@ -284,7 +285,7 @@ def test_object_store_path_publishes_by_marker(model_dir):
     with pytest.raises(RuntimeError):
         push(reg, model_dir, verify=lambda folder: (_ for _ in ()).throw(RuntimeError("no")))
     assert [v.version for v in reg.versions(MODEL)] == [1]
-    assert not reg.store.exists(f"{base}/{MODEL}/2")  # the failed copy was removed
+    assert not uri_io.exists(f"{base}/{MODEL}/2")  # the failed copy was removed
     second = push(reg, model_dir)
     assert second.version == 2 and reg.live_version(MODEL) == 2
     assert reg.read_metrics(MODEL, 2) == {"candidate": {}}
