@@ -23,7 +23,7 @@ $(UV):
 
 $(STAMP): $(UV) $(LOCKS) pyproject.toml
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip sync --quiet --python $(VENV)/bin/python $(LOCKS)
+	$(UV) pip sync --quiet --compile-bytecode --python $(VENV)/bin/python $(LOCKS)
 	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps -e .
 	touch $(STAMP)
 

@@ -69,3 +69,14 @@ def test_distribution_metadata():
     )
     assert project["dependencies"] == ["kfp>=2.13,<3"]
     assert project["scripts"]["greenkfp"] == "greenkfp.pipelines.cli:main"
+
+
+def test_environment_carries_compiled_bytecode():
+    """Every step is a fresh process: without .pyc files each one recompiles TensorFlow."""
+    import importlib.util
+    import os
+
+    for module in ("tensorflow", "tensorflow_data_validation", "tensorflow_model_analysis"):
+        source = importlib.util.find_spec(module).origin
+        cached = importlib.util.cache_from_source(source)
+        assert os.path.exists(cached), f"{module} has no compiled bytecode: {cached}"
