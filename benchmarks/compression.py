@@ -97,6 +97,7 @@ def benchmark_model(name: str, hidden: list[int], args: argparse.Namespace, work
     from greenkfp.components.compression.task import compress
     from greenkfp.components.data_validation.ingest import split_train_eval
     from greenkfp.components.training import trainer
+    from greenkfp.components.training.export import save_model
     from greenkfp.components.training.model import infer_feature_spec
 
     df = pd.read_csv(args.data)
@@ -111,7 +112,7 @@ def benchmark_model(name: str, hidden: list[int], args: argparse.Namespace, work
         train_df, eval_df, "risk", "1", hparams, feature_spec=spec, on_epoch_end=lambda *_: None
     )
     model_dir = work / f"{name}-model"
-    trainer.save_model(result, str(model_dir))
+    save_model(result, str(model_dir))
     config = CompressionConfig(
         methods=["auto"],
         auto_sparsities=GRIDS[name][0],

@@ -11,6 +11,11 @@ from typing import Any, Optional
 import numpy as np
 
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.tf_setup import (
+    ensure_legacy_keras,
+    import_tensorflow,
+    import_tf_keras,
+)
 from greenkfp.components.compression.config import DYNAMIC, FLOAT16, INT8
 
 
@@ -25,9 +30,8 @@ def _fine_tune(
     callbacks: list,
     seed: int,
 ) -> None:
-    import tensorflow as tf
-    import tf_keras
-
+    tf = import_tensorflow()
+    tf_keras = import_tf_keras()
     tf_keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=learning_rate), loss=loss)
@@ -67,9 +71,10 @@ def prune(
     Returns:
         The pruned model with the pruning wrappers stripped (plain layers, zeros in place).
     """
+    ensure_legacy_keras()
     import tensorflow_model_optimization as tfmot
-    import tf_keras
 
+    tf_keras = import_tf_keras()
     sparsity_api = tfmot.sparsity.keras
     steps = max(int(np.ceil(len(x) / batch_size)) * epochs, 1)
     frequency = max(steps // 20, 1)
@@ -114,6 +119,7 @@ def quantization_aware(
     Returns:
         The quantization-aware model; convert it with :func:`to_tflite` and ``int8``.
     """
+    ensure_legacy_keras()
     import tensorflow_model_optimization as tfmot
 
     annotated = tfmot.quantization.keras.quantize_annotate_model(core)
@@ -149,8 +155,7 @@ def to_tflite(
     Raises:
         InputError: When ``int8`` gets no representative rows.
     """
-    import tensorflow as tf
-
+    tf = import_tensorflow()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantization or optimize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -173,8 +178,7 @@ def to_tflite(
 
 def weight_sparsity(model: Any) -> float:
     """Fraction of exactly-zero values among a model's kernels (QAT-wrapped ones too)."""
-    import tf_keras
-
+    tf_keras = import_tf_keras()
     zeros = total = 0
     for weight in model.weights:
         if not weight.name.split("/")[-1].startswith("kernel"):

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components.training.model import FEATURES_LAYER
+from greenkfp.components._shared.model_artifact import FEATURES_LAYER
+from greenkfp.components._shared.model_inputs import frame_to_inputs, model_input_specs
+from greenkfp.components._shared.tf_setup import import_tf_keras, skip_autograph_for_tf_keras
 
 
 def split_model(model: Any) -> tuple[Any, Any]:
@@ -33,8 +35,7 @@ def split_model(model: Any) -> tuple[Any, Any]:
     Raises:
         InputError: When ``model`` is not a Keras functional model or has no such layer.
     """
-    import tf_keras
-
+    tf_keras = import_tf_keras()
     if not isinstance(model, tf_keras.Model) or not hasattr(model, "get_layer"):
         raise InputError(f"expected a tf_keras model, got {type(model).__name__}")
     try:
@@ -56,19 +57,12 @@ def split_model(model: Any) -> tuple[Any, Any]:
 
 def join_stages(preprocess: Any, core: Any) -> Any:
     """Rebuilds one raw-feature model from a preprocessing stage and a (compressed) core."""
-    import tf_keras
-
+    tf_keras = import_tf_keras()
     return tf_keras.Model(preprocess.inputs, core(preprocess.outputs[0]), name="compressed")
 
 
 def encode(preprocess: Any, df: pd.DataFrame, batch_size: int = 1024) -> np.ndarray:
     """Runs the preprocessing stage on raw rows and returns float32 encoded vectors."""
-    from greenkfp.components.training.trainer import (
-        frame_to_inputs,
-        model_input_specs,
-        skip_autograph_for_tf_keras,
-    )
-
     skip_autograph_for_tf_keras()
     x = frame_to_inputs(df, model_input_specs(preprocess))
     return np.asarray(preprocess.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -13,7 +12,23 @@ import numpy as np
 import pandas as pd
 
 from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared.binary_metrics import binary_metrics
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.labels import encode_label
+from greenkfp.components._shared.model_artifact import (
+    CORE_TFLITE,
+    KERAS_FILENAME,
+    PREPROCESS_TFLITE,
+    SAVED_MODEL_DIRNAME,
+    SCORES_OUTPUT,
+    load_keras_model,
+    load_metadata,
+    write_manifest,
+)
+from greenkfp.components._shared.model_inputs import model_input_specs
+from greenkfp.components._shared.saved_model import write_saved_model
+from greenkfp.components._shared.task_head import task_head
+from greenkfp.components._shared.tflite_runtime import CompressedModel
 from greenkfp.components.compression import measure, optimize, stages
 from greenkfp.components.compression.config import (
     AUTO,
@@ -22,12 +37,6 @@ from greenkfp.components.compression.config import (
     PTQ_METHODS,
     QAT,
     CompressionConfig,
-)
-from greenkfp.components.compression.predict import COMPRESSED_MANIFEST
-from greenkfp.components.compression.tflite_runtime import (
-    CORE_FILE,
-    PREPROCESS_FILE,
-    CompressedModel,
 )
 
 Log = Callable[[str], None]
@@ -109,9 +118,6 @@ def compress(
         InputError: On a model that is not a Keras model from ``train_model``, data
             without the label or features, empty data, or invalid settings.
     """
-    from greenkfp.components.training.model import task_head
-    from greenkfp.components.training.trainer import encode_label, load_metadata
-
     config = config or CompressionConfig()
     metadata = load_metadata(model_dir)
     keras_model = _load_keras(model_dir)
@@ -129,11 +135,11 @@ def compress(
     loss = task_head(metadata.get("task", "binary")).make_loss
 
     preprocess_tflite = optimize.to_tflite(preprocess)
-    inputs = {name: dtype.name for name, dtype, _ in _input_specs(preprocess)}
+    inputs = {name: dtype.name for name, dtype, _ in model_input_specs(preprocess)}
     base_core = optimize.to_tflite(core)
     base = CompressedModel(preprocess_tflite, base_core, inputs, num_threads=config.threads)
     base_scores = base.predict_inputs(base.to_inputs(eval_df))
-    base_quality = _quality(y_eval, base_scores)
+    base_quality = binary_metrics(y_eval, base_scores)
     base_bytes, base_gzip = measure.sizes([preprocess_tflite, base_core])
     log(
         f"base: {base_bytes:,} B ({base_gzip:,} B gzipped), accuracy "
@@ -265,14 +271,8 @@ def _describe(cand: Candidate) -> str:
     )
 
 
-def _quality(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    from greenkfp.components.training.trainer import binary_metrics
-
-    return binary_metrics(labels, scores)
-
-
 def _score(cand: Candidate, model: CompressedModel, eval_df: pd.DataFrame, y: np.ndarray) -> None:
-    quality = _quality(y, model.predict_inputs(model.to_inputs(eval_df)))
+    quality = binary_metrics(y, model.predict_inputs(model.to_inputs(eval_df)))
     cand.accuracy, cand.auc = quality["accuracy"], quality["auc"]
 
 
@@ -334,37 +334,25 @@ def _write_outputs(
     config: CompressionConfig,
 ) -> dict[str, Any]:
     """Writes the compressed model folder; returns its manifest."""
-    from greenkfp.components.training.trainer import (
-        SAVED_MODEL_DIRNAME,
-        SCORES_OUTPUT,
-        SERVING_SIGNATURE,
-        serving_function,
-    )
-
     os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, PREPROCESS_FILE), "wb") as f:
+    with open(os.path.join(output_dir, PREPROCESS_TFLITE), "wb") as f:
         f.write(preprocess_tflite)
-    with open(os.path.join(output_dir, CORE_FILE), "wb") as f:
+    with open(os.path.join(output_dir, CORE_TFLITE), "wb") as f:
         f.write(chosen.core_tflite)
     saved_model = ""
     if chosen.keras_core is not None:
         full = stages.join_stages(preprocess, chosen.keras_core)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, SAVED_MODEL_DIRNAME)
-            full.save(
-                path,
-                save_format="tf",
-                include_optimizer=False,
-                signatures={SERVING_SIGNATURE: serving_function(full)},
-            )
+            write_saved_model(full, path)
             target = os.path.join(output_dir, SAVED_MODEL_DIRNAME)
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(path, target)
         saved_model = SAVED_MODEL_DIRNAME
     manifest = {
         "format": "greenkfp-compressed-v1",
-        "preprocess": PREPROCESS_FILE,
-        "model": CORE_FILE,
+        "preprocess": PREPROCESS_TFLITE,
+        "model": CORE_TFLITE,
         "saved_model": saved_model,
         "inputs": inputs,
         "output": SCORES_OUTPUT,
@@ -377,20 +365,11 @@ def _write_outputs(
         "negative_label": metadata["negative_label"],
         "task": metadata.get("task", "binary"),
     }
-    with open(os.path.join(output_dir, COMPRESSED_MANIFEST), "w") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
+    write_manifest(output_dir, manifest)
     return manifest
 
 
-def _input_specs(model: Any) -> list[tuple[str, Any, tuple]]:
-    from greenkfp.components.training.trainer import model_input_specs
-
-    return model_input_specs(model)
-
-
 def _load_keras(model_dir: str) -> Any:
-    from greenkfp.components.training.trainer import KERAS_FILENAME, load_keras_model
-
     try:
         return load_keras_model(model_dir)
     except InputError:

@@ -299,7 +299,7 @@ def run_validation(
     from google.protobuf import text_format
 
     from greenkfp.components._shared import io as uri_io
-    from greenkfp.components.data_validation.schema import load_schema
+    from greenkfp.components._shared.tfdv_schema import load_schema
     from greenkfp.components.data_validation.statistics import load_statistics
 
     check_fail_on_choice(fail_on)

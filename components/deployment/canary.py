@@ -1,7 +1,7 @@
 """Canary verification: the pushed copy must score eval rows as the candidate artifact does.
 
 Both sides go through the library's one predict function
-(:func:`greenkfp.components.compression.predict.load_predictor`), so the check loads the
+(:func:`greenkfp.components._shared.predictor.load_predictor`), so the check loads the
 model exactly as every other step does.
 """
 
@@ -33,7 +33,7 @@ class CanaryCheck:
     ) -> None:
         import numpy as np
 
-        from greenkfp.components.compression.predict import load_predictor
+        from greenkfp.components._shared.predictor import load_predictor
 
         if not tolerance >= 0:
             raise InputError(f"canary_tolerance must be >= 0, got {tolerance}")
@@ -50,7 +50,7 @@ class CanaryCheck:
         """Loads the pushed copy and compares its scores; raises VerificationFailed."""
         import numpy as np
 
-        from greenkfp.components.compression.predict import load_predictor
+        from greenkfp.components._shared.predictor import load_predictor
 
         try:
             got = np.asarray(load_predictor(pushed_dir)(self.rows), dtype=np.float64)

@@ -65,9 +65,9 @@ def evaluate_fairness(
     """
     import os
 
+    from greenkfp.components._shared import binary_metrics as evaluation
     from greenkfp.components._shared.metering import metered_step, record_energy
     from greenkfp.components.fairness import task
-    from greenkfp.components.training import evaluation
 
     os.makedirs(tfma_output.path, exist_ok=True)
     with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.model_inputs import to_category_strings
 
 MISSING_SLICE = "(missing)"
 """Slice value of rows whose sensitive feature is missing."""
@@ -240,8 +241,6 @@ def slice_columns(df: pd.DataFrame, settings: SliceSettings, label_column: str) 
         if name in settings.feature_buckets:
             values = bucketize(df[name], settings.feature_buckets[name])
         else:
-            from greenkfp.components.training.model import to_category_strings
-
             values = to_category_strings(df[name])
             values[values == ""] = MISSING_SLICE
         distinct = sorted(set(values.tolist()))

@@ -19,8 +19,10 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from greenkfp.components._shared import binary_metrics
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.labels import encode_label
 from greenkfp.components.fairness.gaps import (
     OVERALL,
     Gap,
@@ -143,8 +145,6 @@ def _labels_and_slices(
     df: pd.DataFrame, label_column: str, positive_label: Any, settings: SliceSettings
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Returns the 0/1 labels and the slice columns, or raises naming what is wrong."""
-    from greenkfp.components.training.trainer import encode_label
-
     if len(df) == 0:
         raise InputError("the evaluation data has no rows")
     if label_column not in df.columns:
@@ -226,8 +226,6 @@ def evaluate_scores(
         InputError: No rows, a missing or non-binary label, a missing or single-valued
             sensitive column, or scores that are not probabilities.
     """
-    from greenkfp.components.training import evaluation
-
     labels, slices = _labels_and_slices(df, label_column, positive_label, settings)
     candidate_scores = _check_scores(scores, len(df), "the candidate's scores")
     base_scores = None
@@ -269,8 +267,8 @@ def evaluate_scores(
         baseline=baseline,
         metrics=metrics,
         changes=changes,
-        confusion=evaluation.confusion_matrix(labels, candidate_scores, operating),
-        roc=evaluation.roc_curve(labels, candidate_scores),
+        confusion=binary_metrics.confusion_matrix(labels, candidate_scores, operating),
+        roc=binary_metrics.roc_curve(labels, candidate_scores),
         excluded=_exclusions(candidate, settings.min_slice_size),
         metadata=metadata,
     )
@@ -293,7 +291,7 @@ def evaluate(
     """Scores the evaluation data with the model(s) and evaluates fairness by slice.
 
     Predictions come from
-    :func:`greenkfp.components.compression.predict.load_predictor`, so a ``train_model``
+    :func:`greenkfp.components._shared.predictor.load_predictor`, so a ``train_model``
     folder (SavedModel) and a ``compress_model`` folder (TFLite) are scored the way they
     ship.
 
@@ -320,7 +318,7 @@ def evaluate(
         InputError: Bad parameters or data (checked before any model is loaded), or a
             folder that holds no model this library wrote.
     """
-    from greenkfp.components.compression.predict import load_predictor
+    from greenkfp.components._shared.predictor import load_predictor
 
     settings = SliceSettings.create(
         sensitive_features, feature_buckets, feature_crosses, thresholds, min_slice_size

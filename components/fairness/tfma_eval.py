@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 import pandas as pd
 
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.tf_setup import ensure_legacy_keras
 from greenkfp.components.fairness.gaps import (
     GAP_METRICS,
     OVERALL,
@@ -56,6 +57,7 @@ def eval_config(settings: SliceSettings) -> tfma.EvalConfig:
     ``ConfusionMatrixAtThresholds`` (the counts behind the intervals) and
     ``FairnessIndicators``.
     """
+    ensure_legacy_keras()  # TFMA imports TensorFlow
     import tensorflow_model_analysis as tfma
 
     thresholds = list(settings.thresholds)
@@ -127,6 +129,7 @@ def _run(
     output_path: str,
     beam_pipeline_args: Sequence[str],
 ) -> tfma.EvalResult:
+    ensure_legacy_keras()  # TFMA imports TensorFlow
     import tensorflow_model_analysis as tfma
 
     if not beam_pipeline_args:

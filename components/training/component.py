@@ -65,8 +65,9 @@ def train_model(
     """
     import os
 
+    from greenkfp.components._shared import binary_metrics as evaluation
     from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components.training import evaluation, task
+    from greenkfp.components.training import task
 
     hparams = {
         "epochs": epochs,

@@ -1,7 +1,6 @@
-"""Binary-classification evaluation in plain NumPy: confusion matrix, ROC curve, summary.
+"""The area under a ROC curve, for the training report.
 
-The figures feed KFP's ``ClassificationMetrics`` (``log_confusion_matrix`` and
-``log_roc_curve``) and the training report; nothing here needs TensorFlow.
+The curve itself comes from :func:`greenkfp.components._shared.binary_metrics.roc_curve`.
 """
 
 from __future__ import annotations
@@ -12,144 +11,11 @@ import numpy as np
 
 from greenkfp.components._shared.errors import InputError
 
-CONFUSION_CATEGORIES = ["negative", "positive"]
-"""Row and column order of :func:`confusion_matrix`: index 0 is label 0, index 1 label 1."""
-
-ROC_START_MARGIN = 1e-6
-"""How far above the highest score the ROC curve's first threshold lies."""
-
-
-def _check_inputs(labels: object, scores: object) -> tuple[np.ndarray, np.ndarray]:
-    """Returns labels as 0/1 ints and scores as floats, or raises naming the problem."""
-    y = np.asarray(labels).ravel()
-    p = np.asarray(scores, dtype=float).ravel()
-    if y.size == 0:
-        raise InputError("labels are empty: need at least one example to evaluate")
-    if y.size != p.size:
-        raise InputError(f"labels and scores differ in length: {y.size} labels, {p.size} scores")
-    if y.dtype == bool:
-        y = y.astype(int)
-    try:
-        numeric = y.astype(float)
-    except (TypeError, ValueError):
-        raise InputError(f"labels must be 0 or 1, got values of type {y.dtype}") from None
-    bad = ~np.isin(numeric, (0.0, 1.0))
-    if bad.any():
-        found = sorted({str(v) for v in y[bad][:5]})
-        raise InputError(f"labels must be 0 or 1, found {', '.join(found)}")
-    if not np.isfinite(p).all():
-        raise InputError(f"scores must be finite, found {int((~np.isfinite(p)).sum())} NaN/inf")
-    return numeric.astype(int), p
-
-
-def _check_threshold(threshold: float) -> float:
-    threshold = float(threshold)
-    if not 0.0 < threshold < 1.0:
-        raise InputError(f"threshold must be strictly between 0 and 1, got {threshold}")
-    return threshold
-
-
-def confusion_matrix(
-    labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5
-) -> list[list[int]]:
-    """Counts a binary classifier's outcomes at one threshold.
-
-    Rows are the true class, columns the predicted class, both in the order of
-    :data:`CONFUSION_CATEGORIES` (``["negative", "positive"]``), as KFP's
-    ``ClassificationMetrics.log_confusion_matrix`` expects::
-
-        [[TN, FP],
-         [FN, TP]]
-
-    Args:
-        labels: True labels, 0 or 1 (booleans are accepted).
-        scores: Predicted probabilities of the positive class, in [0, 1].
-        threshold: An example is predicted positive when its score is ``>= threshold``;
-            strictly between 0 and 1.
-
-    Returns:
-        ``[[TN, FP], [FN, TP]]`` as Python ints.
-
-    Raises:
-        InputError: Empty input, lengths that differ, labels other than 0/1, non-finite
-            scores or a threshold outside (0, 1).
-    """
-    y, p = _check_inputs(labels, scores)
-    threshold = _check_threshold(threshold)
-    pred = p >= threshold
-    pos = y == 1
-    tp = int(np.sum(pred & pos))
-    fp = int(np.sum(pred & ~pos))
-    fn = int(np.sum(~pred & pos))
-    tn = int(np.sum(~pred & ~pos))
-    return [[tn, fp], [fn, tp]]
-
-
-def _downsample(n: int, max_points: int) -> np.ndarray:
-    """Returns at most ``max_points`` increasing indices into ``range(n)``, ends included."""
-    if n <= max_points:
-        return np.arange(n)
-    return np.unique(np.round(np.linspace(0, n - 1, max_points)).astype(int))
-
-
-def roc_curve(
-    labels: np.ndarray, scores: np.ndarray, max_points: int = 101
-) -> tuple[list[float], list[float], list[float]]:
-    """Computes the exact ROC curve of a binary classifier.
-
-    Each distinct score is one threshold (tied scores move the curve in one step), with
-    an example predicted positive when its score is ``>= threshold``. The curve starts
-    at (0, 0) with a threshold just above the highest score (``max + 1e-6``, finite, as
-    ``ClassificationMetrics.log_roc_curve`` needs) and ends at (1, 1) at the lowest
-    score. Longer curves are thinned to ``max_points`` evenly spaced points, first and
-    last kept.
-
-    Args:
-        labels: True labels, 0 or 1; both classes must be present.
-        scores: Predicted probabilities of the positive class.
-        max_points: Most points returned; at least 2.
-
-    Returns:
-        ``(fpr, tpr, thresholds)``: false and true positive rates, non-decreasing, and
-        thresholds, strictly decreasing; Python floats of equal length.
-
-    Raises:
-        InputError: Bad labels or scores (see :func:`confusion_matrix`), one class only,
-            or ``max_points < 2``.
-    """
-    if int(max_points) < 2:
-        raise InputError(f"max_points must be at least 2, got {max_points}")
-    y, p = _check_inputs(labels, scores)
-    n_pos = int(y.sum())
-    n_neg = int(y.size - n_pos)
-    if n_pos == 0 or n_neg == 0:
-        only = "negative (0)" if n_pos == 0 else "positive (1)"
-        raise InputError(
-            f"ROC needs both classes in labels, found only {only} among {y.size} examples"
-        )
-    order = np.argsort(-p, kind="mergesort")
-    p_sorted, y_sorted = p[order], y[order]
-    tps = np.cumsum(y_sorted)
-    fps = np.cumsum(1 - y_sorted)
-    # Last index of each run of equal scores: one step per distinct threshold.
-    ends = np.r_[np.flatnonzero(np.diff(p_sorted) != 0), p_sorted.size - 1]
-    tpr = np.r_[0.0, tps[ends] / n_pos]
-    fpr = np.r_[0.0, fps[ends] / n_neg]
-    start = max(p_sorted[0] + ROC_START_MARGIN, np.nextafter(p_sorted[0], np.inf))
-    start = min(start, np.finfo(float).max)  # finite, as KFP needs
-    thresholds = np.r_[start, p_sorted[ends]]
-    keep = _downsample(tpr.size, int(max_points))
-    return (
-        [float(v) for v in fpr[keep]],
-        [float(v) for v in tpr[keep]],
-        [float(v) for v in thresholds[keep]],
-    )
-
 
 def auc_from_roc(fpr: Sequence[float], tpr: Sequence[float]) -> float:
     """Returns the area under a ROC curve by the trapezoid rule.
 
-    On an exact curve from :func:`roc_curve` this equals the rank (Mann-Whitney) AUC,
+    On an exact curve from ``binary_metrics.roc_curve`` this equals the rank (Mann-Whitney) AUC,
     ties counted as one half; on a thinned curve it is an approximation.
 
     Args:
@@ -169,35 +35,3 @@ def auc_from_roc(fpr: Sequence[float], tpr: Sequence[float]) -> float:
     if x.size < 2:
         raise InputError(f"a ROC curve needs at least 2 points, got {x.size}")
     return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
-
-
-def classification_summary(
-    labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5
-) -> dict[str, float]:
-    """Returns the usual threshold metrics of a binary classifier.
-
-    Args:
-        labels: True labels, 0 or 1.
-        scores: Predicted probabilities of the positive class.
-        threshold: Predicted positive when score ``>= threshold``; in (0, 1).
-
-    Returns:
-        ``accuracy``, ``precision`` (0.0 when nothing is predicted positive), ``recall``
-        (0.0 when no label is positive), ``f1`` (0.0 when precision and recall are both 0)
-        and ``positive_rate`` (share of examples predicted positive), as floats.
-
-    Raises:
-        InputError: As :func:`confusion_matrix`.
-    """
-    (tn, fp), (fn, tp) = confusion_matrix(labels, scores, threshold)
-    total = tn + fp + fn + tp
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "accuracy": float((tp + tn) / total),
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(f1),
-        "positive_rate": float((tp + fp) / total),
-    }

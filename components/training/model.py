@@ -6,26 +6,30 @@ features, and ``StringLookup`` with an out-of-vocabulary bucket for categorical 
 exported model therefore takes raw values, missing ones included: ``NaN`` for a missing
 number, ``""`` for a missing category (or an unseen one: both land in the OOV bucket).
 
-TensorFlow and tf_keras are imported inside the functions, so that importing this module
-(for :class:`FeatureSpec` or :class:`Hyperparameters`) stays cheap. ``TF_USE_LEGACY_KERAS``
-is set to ``1`` on import, so that ``tf.keras`` also means Keras 2 if TensorFlow is imported
-afterwards (tensorflow-model-optimization needs it).
+TensorFlow and tf_keras are imported inside the functions (through ``_shared.tf_setup``,
+which selects Keras 2), so that importing this module (for :class:`FeatureSpec` or
+:class:`Hyperparameters`) stays cheap. How raw values become model inputs, and the task's
+output head, are the model contract in ``components/_shared``.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import re
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from greenkfp.components._shared.errors import InputError
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
+from greenkfp.components._shared.model_artifact import FEATURES_LAYER
+from greenkfp.components._shared.model_inputs import (
+    input_name,
+    to_category_strings,
+    to_numeric_array,
+)
+from greenkfp.components._shared.task_head import task_head
+from greenkfp.components._shared.tf_setup import import_tensorflow, import_tf_keras
 
 if TYPE_CHECKING:  # pragma: no cover
     import tf_keras
@@ -38,89 +42,6 @@ ONE_HOT_MAX_VOCAB = 32
 MAX_VOCAB = 10_000
 # Name of the output layer of the default model.
 OUTPUT_NAME = "score"
-
-#: Name of the layer whose output is the encoded feature vector (end of preprocessing).
-FEATURES_LAYER = "features"
-
-_INPUT_NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9_]")
-
-
-def input_name(column: str) -> str:
-    """Returns the model input name for a column: valid as a TF node and signature name.
-
-    Characters other than letters, digits and ``_`` become ``_``; a name that does not
-    start with a letter gets the prefix ``f_``. ``credit_amount`` stays ``credit_amount``,
-    ``capital-gain`` becomes ``capital_gain``.
-    """
-    name = _INPUT_NAME_BAD_CHARS.sub("_", str(column))
-    if not name or not name[0].isalpha():
-        name = "f_" + name
-    return name
-
-
-def to_category_strings(values: Any) -> np.ndarray:
-    """Turns raw categorical values into the strings the model's ``StringLookup`` sees.
-
-    Missing values (``None``, ``NaN``) become ``""``; numbers with an integral value are
-    written without a decimal part (``2`` and ``2.0`` both become ``"2"``, so an integer
-    column read back as float because of a missing cell keeps its categories); strings are
-    stripped.
-
-    Args:
-        values: A pandas Series, list or array of raw values.
-
-    Returns:
-        A 1-D numpy array of Python strings (dtype object).
-    """
-    out = []
-    for v in pd.Series(values, dtype=object).tolist():
-        out.append(_category_string(v))
-    return np.asarray(out, dtype=object)
-
-
-def _category_string(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bytes):
-        v = v.decode("utf-8")
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v))
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        if math.isnan(v):
-            return ""
-        if math.isfinite(v) and float(v).is_integer():
-            return str(int(v))
-        return repr(float(v))
-    try:
-        if pd.isna(v):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(v).strip()
-
-
-def to_numeric_array(values: Any, column: str) -> np.ndarray:
-    """Turns raw numeric values into float32, missing values as ``NaN``.
-
-    Args:
-        values: A pandas Series (or sequence) of numbers; empty strings count as missing.
-        column: The column name, for the error message.
-
-    Returns:
-        A 1-D float32 numpy array.
-
-    Raises:
-        InputError: When a value is not a number.
-    """
-    s = pd.Series(values)
-    if s.dtype == object:
-        s = s.map(lambda v: np.nan if isinstance(v, str) and not v.strip() else v)
-    try:
-        return pd.to_numeric(s, errors="raise").to_numpy(dtype=np.float32, na_value=np.nan)
-    except (ValueError, TypeError) as e:
-        raise InputError(f"numeric feature column {column!r} holds a non-number: {e}") from e
 
 
 @dataclass
@@ -345,53 +266,6 @@ def _check_float(name: str, value: Any) -> float:
     return value
 
 
-@dataclass(frozen=True)
-class TaskHead:
-    """What a task needs from the model's last layer and from training.
-
-    Attributes:
-        task: The task name (``"binary"``; ``"multiclass"`` and ``"regression"`` later).
-        output_units: Units of the output layer.
-        activation: Activation of the output layer.
-        make_loss: Builds the Keras loss.
-        make_metrics: Builds the Keras metrics (named as they appear in the history).
-    """
-
-    task: str
-    output_units: int
-    activation: str
-    make_loss: Callable[[], Any]
-    make_metrics: Callable[[], list]
-
-
-SUPPORTED_TASKS = ("binary",)
-
-
-def task_head(task: str = "binary") -> TaskHead:
-    """Returns the output head of a task.
-
-    Args:
-        task: ``"binary"`` (a sigmoid score, the probability of the positive label).
-
-    Raises:
-        InputError: For a task not implemented yet.
-    """
-    if task == "binary":
-        import tf_keras
-
-        return TaskHead(
-            task="binary",
-            output_units=1,
-            activation="sigmoid",
-            make_loss=lambda: tf_keras.losses.BinaryCrossentropy(),
-            make_metrics=lambda: [
-                tf_keras.metrics.AUC(name="auc"),
-                tf_keras.metrics.BinaryAccuracy(name="accuracy"),
-            ],
-        )
-    raise InputError(f"task {task!r} is not implemented; supported tasks: {list(SUPPORTED_TASKS)}")
-
-
 def categorical_vocabulary(values: Any, max_size: int = MAX_VOCAB) -> list[str]:
     """Returns the vocabulary of a categorical column: most frequent first, ties by value.
 
@@ -437,9 +311,8 @@ def build_default_model(
         InputError: When ``train_df`` is empty or lacks a feature column, or a categorical
             column has no value at all in it.
     """
-    import tensorflow as tf
-    import tf_keras
-
+    tf = import_tensorflow()
+    tf_keras = import_tf_keras()
     hparams = hparams or Hyperparameters()
     head = task_head(task)
     if len(train_df) == 0:

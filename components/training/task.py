@@ -26,7 +26,7 @@ def feature_spec_from_schema(schema_path: str, label_column: str) -> Any:
     """Builds the feature spec from a TFDV schema: strings and categorical ints are categories."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    from greenkfp.components.data_validation.schema import load_schema
+    from greenkfp.components._shared.tfdv_schema import load_schema
     from greenkfp.components.training.model import FeatureSpec
 
     schema = load_schema(schema_path)
@@ -83,7 +83,9 @@ def train_and_export(
     Returns:
         Metrics, history, confusion matrix, ROC curve and model facts.
     """
-    from greenkfp.components.training import evaluation, trainer
+    from greenkfp.components._shared import binary_metrics
+    from greenkfp.components.training import trainer
+    from greenkfp.components.training.export import save_model
     from greenkfp.components.training.model import infer_feature_spec
 
     train_df = uri_io.read_dataset(train_path)
@@ -102,11 +104,11 @@ def train_and_export(
             feature_spec=spec,
             module_file=_local_module_file(module_file, workdir),
         )
-    export = trainer.save_model(result, model_dir)
+    export = save_model(result, model_dir)
     labels, scores = result.eval_labels, result.eval_scores
     metrics = {
         **{k: float(v) for k, v in result.eval_metrics.items()},
-        **evaluation.classification_summary(labels, scores),
+        **binary_metrics.classification_summary(labels, scores),
         "param_count": float(result.param_count),
         "model_bytes": float(export.saved_model_bytes),
         "keras_model_bytes": float(export.keras_model_bytes),
@@ -127,8 +129,8 @@ def train_and_export(
     return TrainingOutcome(
         metrics=metrics,
         history=result.history,
-        confusion=evaluation.confusion_matrix(labels, scores),
-        roc=evaluation.roc_curve(labels, scores),
+        confusion=binary_metrics.confusion_matrix(labels, scores),
+        roc=binary_metrics.roc_curve(labels, scores),
         metadata=metadata,
     )
 

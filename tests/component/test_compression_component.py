@@ -37,8 +37,8 @@ def train_and_compress(data_uri: str):
 def test_compress_model_outputs(tmp_path):
     from helpers import EMBEDDED_DATA
 
-    from greenkfp.components.compression.predict import load_predictor
-    from greenkfp.components.compression.tflite_runtime import read_manifest
+    from greenkfp.components._shared.model_artifact import read_manifest
+    from greenkfp.components._shared.predictor import load_predictor
 
     summary = run_locally(
         train_and_compress,

@@ -25,11 +25,12 @@ from browser import (
 from helpers import energy_figures
 from PIL import Image
 
+from greenkfp.components._shared import binary_metrics as ev
 from greenkfp.components._shared import html
 from greenkfp.components.deployment import gate
 from greenkfp.components.deployment.policy import parse_policy
 from greenkfp.components.sustainability import report
-from greenkfp.components.training import evaluation as ev
+from greenkfp.components.training.evaluation import auc_from_roc
 from greenkfp.components.training.report import training_report
 
 pytestmark = pytest.mark.slow
@@ -181,7 +182,7 @@ def training_page(path: Path) -> Path:
     }
     page = training_report(
         history,
-        {"auc": ev.auc_from_roc(roc[0], roc[1]), "accuracy": accuracy, "loss": 0.512},
+        {"auc": auc_from_roc(roc[0], roc[1]), "accuracy": accuracy, "loss": 0.512},
         {**energy(15.5), **GRID},
         confusion,
         roc,

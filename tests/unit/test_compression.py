@@ -95,6 +95,7 @@ def test_choose_falls_back_to_least_loss_when_none_is_within_budget():
 def trained(tmp_path_factory, german_credit):
     """A small model trained on 800 rows of the embedded data, and its train/eval CSVs."""
     from greenkfp.components.training import trainer
+    from greenkfp.components.training.export import save_model
     from greenkfp.components.training.model import infer_feature_spec
 
     root = tmp_path_factory.mktemp("compression")
@@ -113,7 +114,7 @@ def trained(tmp_path_factory, german_credit):
         feature_spec=spec,
         on_epoch_end=lambda epoch, logs: None,
     )
-    trainer.save_model(result, str(root / "model"))
+    save_model(result, str(root / "model"))
     return {
         "root": root,
         "model": str(root / "model"),
@@ -168,8 +169,8 @@ METRIC_KEYS = [
     ids="+".join,
 )
 def test_each_method_compresses_and_predicts_from_raw_rows(trained, methods):
-    from greenkfp.components.compression.predict import load_predictor
-    from greenkfp.components.training.trainer import binary_metrics
+    from greenkfp.components._shared.binary_metrics import binary_metrics
+    from greenkfp.components._shared.predictor import load_predictor
 
     outcome, out = _compress(trained, "+".join(methods), methods=methods, sparsity=0.6)
     m = outcome.metrics
@@ -267,9 +268,9 @@ def test_a_model_that_is_not_keras_is_refused(trained, tmp_path):
 
 @pytest.mark.slow
 def test_empty_data_and_empty_representative_rows_are_refused(trained, tmp_path):
+    from greenkfp.components._shared.model_artifact import load_keras_model
     from greenkfp.components.compression import optimize, stages
     from greenkfp.components.compression.task import compress
-    from greenkfp.components.training.trainer import load_keras_model
 
     empty = tmp_path / "empty.csv"
     empty.write_text(",".join(trained["eval_df"].columns) + "\n")
@@ -296,7 +297,7 @@ def test_a_model_without_a_features_layer_is_refused():
 
 @pytest.mark.slow
 def test_predictor_rejects_corrupt_or_foreign_folders(trained, tmp_path):
-    from greenkfp.components.compression.predict import load_predictor
+    from greenkfp.components._shared.predictor import load_predictor
 
     with pytest.raises(InputError, match="does not exist"):
         load_predictor(str(tmp_path / "nowhere"))

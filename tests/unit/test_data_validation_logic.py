@@ -6,6 +6,7 @@ import pytest
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError, ValidationFailed
+from greenkfp.components._shared.tfdv_schema import load_schema
 from greenkfp.components.data_validation import schema as schema_lib
 from greenkfp.components.data_validation import statistics as stats_lib
 from greenkfp.components.data_validation import validation
@@ -104,13 +105,13 @@ def test_schema_round_trip_and_unreadable_schema(train_stats_and_schema, tmp_pat
     _, schema = train_stats_and_schema
     path = str(tmp_path / "schema.pbtxt")
     schema_lib.write_schema(schema, path)
-    assert schema_lib.load_schema(path) == schema
+    assert load_schema(path) == schema
     broken = tmp_path / "broken.pbtxt"
     broken.write_text("feature { name: 'x' type: NOT_A_TYPE }")
     with pytest.raises(InputError, match="cannot read schema at .*broken.pbtxt"):
-        schema_lib.load_schema(str(broken))
+        load_schema(str(broken))
     with pytest.raises(InputError, match="file not found"):
-        schema_lib.load_schema(str(tmp_path / "missing.pbtxt"))
+        load_schema(str(tmp_path / "missing.pbtxt"))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -259,7 +260,7 @@ def test_given_schema_is_used_and_checked(train_eval, train_stats_and_schema, tm
     used = schema_lib.run_infer_schema(
         stats_path, out, required_columns=["risk"], schema_uri=curated
     )
-    assert used == schema and schema_lib.load_schema(out) == schema
+    assert used == schema and load_schema(out) == schema
     del schema.feature[-1]
     schema_lib.write_schema(schema, curated)
     with pytest.raises(InputError, match=r"lacks column\(s\) \['age'\]"):

@@ -214,7 +214,7 @@ def test_tiny_slice_is_reported_and_excluded(scored):
 
 
 def test_overall_quality_matches_pandas(scored):
-    from greenkfp.components.training.trainer import roc_auc
+    from greenkfp.components._shared.binary_metrics import roc_auc
 
     outcome, df, _, biased, _ = scored
     labels = df[LABEL].to_numpy()
@@ -247,6 +247,7 @@ def test_tfma_output_folders(scored):
 def model_run(german_credit, tmp_path_factory):
     """One small model, trained once; evaluated through its artifact folder."""
     from greenkfp.components.training import trainer
+    from greenkfp.components.training.export import save_model
 
     eval_df = german_credit.sample(frac=0.2, random_state=42)
     train_df = german_credit.drop(eval_df.index).reset_index(drop=True)
@@ -257,7 +258,7 @@ def model_run(german_credit, tmp_path_factory):
     )
     root = tmp_path_factory.mktemp("model_run")
     model_dir = root / "model"
-    trainer.save_model(result, str(model_dir))
+    save_model(result, str(model_dir))
     eval_path = root / "eval.csv"
     eval_df.to_csv(eval_path, index=False)
     out = root / "out"
@@ -278,7 +279,7 @@ def model_run(german_credit, tmp_path_factory):
 
 
 def test_model_predictions_flow_through_the_shared_predict_function(model_run):
-    from greenkfp.components.compression.predict import load_predictor
+    from greenkfp.components._shared.predictor import load_predictor
 
     outcome, eval_df, model_dir, _ = model_run
     scores = load_predictor(str(model_dir))(eval_df).astype(np.float64)

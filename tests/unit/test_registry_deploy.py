@@ -263,6 +263,7 @@ def test_fairness_rows_of_the_model_card():
 def tiny_models(tmp_path_factory, german_credit):
     """A tiny trained model saved twice: as trained, and with its weights shifted."""
     from greenkfp.components.training import trainer
+    from greenkfp.components.training.export import save_model
     from greenkfp.components.training.model import infer_feature_spec
 
     root = tmp_path_factory.mktemp("tiny")
@@ -272,9 +273,9 @@ def tiny_models(tmp_path_factory, german_credit):
     result = trainer.train(
         df[:200], df[200:], "risk", 1, hparams, spec, on_epoch_end=lambda e, logs: None
     )
-    trainer.save_model(result, str(root / "a"))
+    save_model(result, str(root / "a"))
     result.model.set_weights([w + 0.25 for w in result.model.get_weights()])
-    trainer.save_model(result.model, str(root / "b"))
+    save_model(result.model, str(root / "b"))
     eval_path = root / "eval.csv"
     df[200:].to_csv(eval_path, index=False)
     return root / "a", root / "b", eval_path

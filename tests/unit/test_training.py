@@ -1,4 +1,3 @@
-import math
 import os
 import textwrap
 
@@ -6,8 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from greenkfp.components._shared.model_artifact import load_keras_model, load_metadata
+from greenkfp.components._shared.saved_model import predict_scores_saved_model
+from greenkfp.components._shared.task_head import task_head
 from greenkfp.components.training import model as model_lib
 from greenkfp.components.training import trainer
+from greenkfp.components.training.export import save_model
 from greenkfp.components.training.model import FeatureSpec, Hyperparameters
 
 pytestmark = pytest.mark.slow
@@ -63,7 +66,7 @@ def trained(frames, spec, hparams):
 @pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    return trainer.save_model(trained[0], str(out)), str(out)
+    return save_model(trained[0], str(out)), str(out)
 
 
 def odd_rows(eval_df: pd.DataFrame) -> pd.DataFrame:
@@ -108,13 +111,6 @@ def test_infer_feature_spec_errors(german_credit):
         FeatureSpec(numeric=["a-b", "a_b"], label="y")
 
 
-def test_input_name():
-    assert model_lib.input_name("credit_amount") == "credit_amount"
-    assert model_lib.input_name("capital-gain") == "capital_gain"
-    assert model_lib.input_name("saving accounts") == "saving_accounts"
-    assert model_lib.input_name("1st") == "f_1st"
-
-
 def test_hyperparameters_defaults_and_validation():
     hp = Hyperparameters()
     assert (hp.epochs, hp.batch_size, hp.learning_rate) == (30, 32, 1e-3)
@@ -139,56 +135,9 @@ def test_hyperparameters_defaults_and_validation():
 
 def test_unknown_task_is_refused(frames, spec):
     with pytest.raises(ValueError, match="regression.*binary"):
-        model_lib.task_head("regression")
+        task_head("regression")
     with pytest.raises(ValueError, match="regression"):
         trainer.train(*frames, LABEL, 1, Hyperparameters(epochs=1), spec, task="regression")
-
-
-def test_category_strings():
-    got = model_lib.to_category_strings(pd.Series([2, 2.0, None, float("nan"), " a ", True]))
-    assert got.tolist() == ["2", "2", "", "", "a", "True"]
-
-
-# ----------------------------------------------------------------------------- labels, metrics
-
-
-@pytest.mark.parametrize(
-    "values, positive, expected",
-    [
-        ([1, 0, 1], 1, [1, 0, 1]),
-        ([1, 0, 1], "1", [1, 0, 1]),
-        ([1.0, 0.0, 1.0], "1", [1, 0, 1]),
-        (["yes", "no ", " no"], "yes", [1, 0, 0]),
-        ([">50K", "<=50K", ">50K"], " >50K", [1, 0, 1]),
-    ],
-)
-def test_encode_label(values, positive, expected):
-    got = trainer.encode_label(pd.Series(values, name="y"), positive)
-    assert got.tolist() == expected
-
-
-def test_encode_label_errors():
-    with pytest.raises(ValueError, match=r"'maybe'.*'y'.*\['no', 'yes'\]"):
-        trainer.encode_label(pd.Series(["yes", "no"], name="y"), "maybe")
-    with pytest.raises(ValueError, match="exactly 2.*'a', 'b', 'c'"):
-        trainer.encode_label(pd.Series(["a", "b", "c"], name="y"), "a")
-    with pytest.raises(ValueError, match="missing"):
-        trainer.encode_label(pd.Series(["a", None, "b"], name="y"), "a")
-    # An eval split may hold one class only, but nothing outside the training classes.
-    only_neg = trainer.encode_label(pd.Series(["no", "no"], name="y"), "yes", negative_label="no")
-    assert only_neg.tolist() == [0, 0]
-    with pytest.raises(ValueError, match="'maybe'"):
-        trainer.encode_label(pd.Series(["no", "maybe"], name="y"), "yes", negative_label="no")
-
-
-def test_roc_auc_matches_pairwise_count():
-    rng = np.random.RandomState(0)
-    labels = rng.randint(0, 2, 200)
-    scores = np.round(rng.rand(200), 1)  # many ties
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    assert trainer.roc_auc(labels, scores) == pytest.approx(pairs / (len(pos) * len(neg)))
-    assert math.isnan(trainer.roc_auc([1, 1], [0.2, 0.3]))
 
 
 def test_default_progress_line(capsys):
@@ -345,9 +294,9 @@ def test_saved_model_and_keras_model_agree_on_raw_rows(trained, exported, frames
     reference = trainer.predict_scores(result.model, rows)
     assert np.all(np.isfinite(reference)) and reference.shape == (len(rows),)
 
-    reloaded = trainer.load_keras_model(out)
+    reloaded = load_keras_model(out)
     np.testing.assert_allclose(trainer.predict_scores(reloaded, rows), reference, atol=1e-5)
-    served = trainer.predict_scores_saved_model(out, rows)
+    served = predict_scores_saved_model(out, rows)
     np.testing.assert_allclose(served, reference, atol=1e-5)
 
     # Missing and unseen values go to the imputation / OOV paths: the same score as the
@@ -385,19 +334,19 @@ def test_serving_signature_takes_named_raw_features(exported, frames):
         }
     )
     np.testing.assert_allclose(
-        out["scores"].numpy(), trainer.predict_scores_saved_model(loaded, rows), atol=1e-6
+        out["scores"].numpy(), predict_scores_saved_model(loaded, rows), atol=1e-6
     )
 
 
 def test_metadata_written(exported, trained):
     export, out = exported
-    meta = trainer.load_metadata(out)
+    meta = load_metadata(out)
     assert meta["positive_label"] == "1" and meta["label_column"] == LABEL
     assert meta["feature_spec"] == trained[0].feature_spec.to_dict()
     assert meta["eval_metrics"]["auc"] == pytest.approx(trained[0].eval_metrics["auc"])
     assert meta["serving"]["inputs"]["purpose"] == "string"
     with pytest.raises(ValueError, match="no Keras model"):
-        trainer.load_keras_model(str(out) + "/nowhere")
+        load_keras_model(str(out) + "/nowhere")
 
 
 def test_default_model_handles_gaps_and_large_vocabularies(tmp_path):
@@ -417,13 +366,11 @@ def test_default_model_handles_gaps_and_large_vocabularies(tmp_path):
     rows = pd.DataFrame({"x": [np.nan, 1.0], "empty": [np.nan, 3.0], "city": ["c1", "zz"]})
     scores = trainer.predict_scores(model, rows)
     assert np.all(np.isfinite(scores))
-    export = trainer.save_model(model, str(tmp_path))  # a bare model: no metadata
+    export = save_model(model, str(tmp_path))  # a bare model: no metadata
     assert export.metadata_path == ""
     np.testing.assert_allclose(
-        trainer.predict_scores(trainer.load_keras_model(str(tmp_path)), rows), scores, atol=1e-6
+        trainer.predict_scores(load_keras_model(str(tmp_path)), rows), scores, atol=1e-6
     )
-    np.testing.assert_allclose(
-        trainer.predict_scores_saved_model(str(tmp_path), rows), scores, atol=1e-6
-    )
+    np.testing.assert_allclose(predict_scores_saved_model(str(tmp_path), rows), scores, atol=1e-6)
     with pytest.raises(ValueError, match="'city' has no value"):
         model_lib.build_default_model(spec, df.assign(city=None), Hyperparameters())

@@ -4,9 +4,10 @@ import re
 import numpy as np
 import pytest
 
+from greenkfp.components._shared import binary_metrics as ev
 from greenkfp.components._shared import html
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components.training import evaluation as ev
+from greenkfp.components.training.evaluation import auc_from_roc
 from greenkfp.components.training.report import training_report
 
 LABELS = np.array([0, 0, 1, 1, 0, 1, 0, 1, 1, 0])
@@ -78,7 +79,7 @@ def test_roc_curve_exact_small_case():
     assert len(fpr) == len(tpr) == len(thr) == 10
     i = thr.index(0.5)  # the tie moves both rates in one step
     assert (fpr[i] - fpr[i - 1], tpr[i] - tpr[i - 1]) == pytest.approx((0.2, 0.2))
-    assert ev.auc_from_roc(fpr, tpr) == pytest.approx(rank_auc(LABELS, SCORES), abs=1e-12)
+    assert auc_from_roc(fpr, tpr) == pytest.approx(rank_auc(LABELS, SCORES), abs=1e-12)
 
 
 def test_roc_curve_monotone_and_auc_equals_rank_auc_with_ties():
@@ -88,7 +89,7 @@ def test_roc_curve_monotone_and_auc_equals_rank_auc_with_ties():
     assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
     assert np.all(np.diff(thr) < 0)
     assert all(isinstance(v, float) for v in fpr + tpr + thr)
-    assert ev.auc_from_roc(fpr, tpr) == pytest.approx(rank_auc(y, s), abs=1e-9)
+    assert auc_from_roc(fpr, tpr) == pytest.approx(rank_auc(y, s), abs=1e-9)
 
 
 def test_roc_curve_continuous_scores_auc():
@@ -97,7 +98,7 @@ def test_roc_curve_continuous_scores_auc():
     s = rng.random(200)
     fpr, tpr, _ = ev.roc_curve(y, s, max_points=500)
     assert len(fpr) == 201
-    assert ev.auc_from_roc(fpr, tpr) == pytest.approx(rank_auc(y, s), abs=1e-9)
+    assert auc_from_roc(fpr, tpr) == pytest.approx(rank_auc(y, s), abs=1e-9)
 
 
 def test_roc_curve_downsampling_keeps_ends():
@@ -114,7 +115,7 @@ def test_roc_curve_downsampling_keeps_ends():
     two = ev.roc_curve(y, s, max_points=2)
     assert two[0] == [0.0, 1.0] and two[1] == [0.0, 1.0]
     # the thinned curve still approximates the area
-    assert ev.auc_from_roc(fpr, tpr) == pytest.approx(rank_auc(y, s), abs=0.02)
+    assert auc_from_roc(fpr, tpr) == pytest.approx(rank_auc(y, s), abs=0.02)
 
 
 def test_roc_curve_errors():
@@ -129,17 +130,17 @@ def test_roc_curve_errors():
     with pytest.raises(InputError, match="max_points"):
         ev.roc_curve(LABELS, SCORES, max_points=1)
     with pytest.raises(InputError, match="differ in length"):
-        ev.auc_from_roc([0.0, 1.0], [0.0])
+        auc_from_roc([0.0, 1.0], [0.0])
     with pytest.raises(InputError, match="at least 2"):
-        ev.auc_from_roc([0.0], [0.0])
+        auc_from_roc([0.0], [0.0])
 
 
 def test_perfect_and_inverted_classifiers():
     y = np.array([0, 0, 1, 1])
     fpr, tpr, _ = ev.roc_curve(y, np.array([0.1, 0.2, 0.8, 0.9]))
-    assert ev.auc_from_roc(fpr, tpr) == 1.0
+    assert auc_from_roc(fpr, tpr) == 1.0
     fpr, tpr, _ = ev.roc_curve(y, np.array([0.9, 0.8, 0.2, 0.1]))
-    assert ev.auc_from_roc(fpr, tpr) == 0.0
+    assert auc_from_roc(fpr, tpr) == 0.0
 
 
 # summary
@@ -195,7 +196,7 @@ def test_line_chart_edge_cases():
 def sample_report():
     y, s = tied_data()
     roc = ev.roc_curve(y, s)
-    auc = ev.auc_from_roc(roc[0], roc[1])
+    auc = auc_from_roc(roc[0], roc[1])
     history = {
         "loss": [0.69, 0.6, 0.55, 0.52],
         "auc": [0.6, 0.7, 0.74, 0.75],

@@ -7,18 +7,16 @@ which names the raw inputs and their types. Only the TFLite interpreter is neede
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components.compression.predict import COMPRESSED_MANIFEST
-
-PREPROCESS_FILE = "preprocess.tflite"
-CORE_FILE = "model.tflite"
+from greenkfp.components._shared.model_artifact import read_manifest
+from greenkfp.components._shared.model_inputs import frame_to_inputs
+from greenkfp.components._shared.tf_setup import import_tensorflow
 
 
 class TFLiteStage:
@@ -32,8 +30,7 @@ class TFLiteStage:
 
     def __init__(self, content: bytes, num_threads: Optional[int] = None) -> None:
         """Loads a flatbuffer; raises :class:`InputError` when it is not a valid model."""
-        import tensorflow as tf
-
+        tf = import_tensorflow()
         try:
             self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=num_threads)
             runner = self.interpreter.get_signature_runner(
@@ -103,10 +100,7 @@ class CompressedModel:
 
     def to_inputs(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
         """Turns raw rows into the preprocessing stage's named ``(n, 1)`` arrays."""
-        import tensorflow as tf
-
-        from greenkfp.components.training.trainer import frame_to_inputs
-
+        tf = import_tensorflow()
         specs = [(name, tf.as_dtype(dtype), (None, 1)) for name, dtype in self.inputs.items()]
         return frame_to_inputs(df, specs)
 
@@ -123,22 +117,6 @@ class CompressedModel:
         return self.predict_inputs(self.to_inputs(df))
 
 
-def read_manifest(model_dir: str) -> dict[str, Any]:
-    """Reads ``compressed_model.json`` of a compressed model folder."""
-    path = os.path.join(model_dir, COMPRESSED_MANIFEST)
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except FileNotFoundError:
-        raise InputError(f"no {COMPRESSED_MANIFEST} in {model_dir}") from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path} is not valid JSON: {err}") from err
-    missing = [k for k in ("preprocess", "model", "inputs") if k not in manifest]
-    if missing:
-        raise InputError(f"{path} lacks {missing}")
-    return manifest
-
-
 def _read(model_dir: str, name: str) -> bytes:
     path = os.path.join(model_dir, name)
     if not os.path.isfile(path):
@@ -148,5 +126,5 @@ def _read(model_dir: str, name: str) -> bytes:
 
 
 def load_compressed_predictor(model_dir: str) -> CompressedModel:
-    """Loads a compressed model folder as a predictor (see ``predict.load_predictor``)."""
+    """Loads a compressed model folder as a predictor (see ``predictor.load_predictor``)."""
     return CompressedModel.load(model_dir)

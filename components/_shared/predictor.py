@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.model_artifact import is_compressed, saved_model_dir
+from greenkfp.components._shared.saved_model import predict_scores_saved_model
+from greenkfp.components._shared.tf_setup import import_tensorflow
+from greenkfp.components._shared.tflite_runtime import load_compressed_predictor
 
 Predictor = Callable[[pd.DataFrame], np.ndarray]
-
-#: File in a ``compress_model`` output that says how to run the compressed model.
-COMPRESSED_MANIFEST = "compressed_model.json"
 
 
 def load_predictor(model_path: str) -> Predictor:
@@ -38,10 +39,8 @@ def load_predictor(model_path: str) -> Predictor:
     """
     if not os.path.isdir(model_path):
         raise InputError(f"model folder {model_path} does not exist")
-    if os.path.exists(os.path.join(model_path, COMPRESSED_MANIFEST)):
-        from greenkfp.components.compression import tflite_runtime
-
-        return tflite_runtime.load_compressed_predictor(model_path)
+    if is_compressed(model_path):
+        return load_compressed_predictor(model_path)
     return _saved_model_predictor(model_path)
 
 
@@ -51,25 +50,11 @@ def predict_scores(model_path: str, df: pd.DataFrame) -> np.ndarray:
 
 
 def _saved_model_predictor(model_path: str) -> Predictor:
-    import tensorflow as tf
-
-    from greenkfp.components.training.trainer import (
-        SAVED_MODEL_DIRNAME,
-        predict_scores_saved_model,
-    )
-
-    saved_model_dir = os.path.join(model_path, SAVED_MODEL_DIRNAME)
-    if os.path.isfile(os.path.join(model_path, "saved_model.pb")):
-        saved_model_dir = model_path
-    elif not os.path.isdir(saved_model_dir):
-        raise InputError(
-            f"{model_path} holds neither {COMPRESSED_MANIFEST} nor {SAVED_MODEL_DIRNAME}/ nor "
-            "saved_model.pb: not a model written by train_model or compress_model"
-        )
+    folder = saved_model_dir(model_path)
     try:
-        loaded = tf.saved_model.load(saved_model_dir)
+        loaded = import_tensorflow().saved_model.load(folder)
     except Exception as err:  # corrupt or foreign SavedModel
-        raise InputError(f"cannot load the SavedModel in {saved_model_dir}: {err}") from err
+        raise InputError(f"cannot load the SavedModel in {folder}: {err}") from err
 
     def predict(df: pd.DataFrame) -> np.ndarray:
         if len(df) == 0:
