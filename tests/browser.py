@@ -14,7 +14,7 @@ spell, takes a full-page PNG screenshot and returns what the page tried to do:
   (loopback is not bypassed);
 * JavaScript errors and console/log errors.
 
-Chromium's own traffic (component updates, network time, sign-in checks: Chromium 156
+Chromium's own traffic (component updates, network time, sign-in checks: Chromium 150 and 156
 still makes some with every ``--disable-*`` flag) goes to a second recorder and is kept
 apart in ``background_requests``; it is not the page's. Host names resolve to nothing, so
 nothing leaves the machine either way.
@@ -30,6 +30,7 @@ import fcntl
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socketserver
@@ -138,6 +139,9 @@ def _strip_fragment(url: str) -> str:
 # ----------------------------------------------------------------------------- proxy
 
 
+_NO_REQUEST_LINE = "(connection without a request line)"
+
+
 class _RecordingProxy(socketserver.ThreadingTCPServer):
     """An HTTP proxy on 127.0.0.1 that records each request line and answers 502."""
 
@@ -178,7 +182,7 @@ class _ProxyHandler(socketserver.BaseRequestHandler):
             pass
         line = data.split(b"\r\n", 1)[0].decode("latin-1").strip()
         with self.server.lock:  # type: ignore[attr-defined]
-            self.server.lines.append(line or "(connection without a request line)")  # type: ignore[attr-defined]
+            self.server.lines.append(line or _NO_REQUEST_LINE)  # type: ignore[attr-defined]
         try:
             sock.sendall(
                 b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -551,6 +555,8 @@ def render_offline(
                 proxy_lines, background_lines = list(proxy.lines), list(background.lines)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    requests = _requests(devtools.events, session)
+    proxy_lines, browser_lines = _split_browser_traffic(proxy_lines, requests)
     png_w, png_h = png_size(png)
     return RenderResult(
         html_path=str(page),
@@ -561,12 +567,35 @@ def render_offline(
         png_height=png_h,
         content_width=content_w,
         content_height=content_h,
-        requests=_requests(devtools.events, session),
+        requests=requests,
         proxy_requests=proxy_lines,
-        background_requests=background_lines,
+        background_requests=background_lines + browser_lines,
         console_errors=_console_errors(devtools.events, session),
         elapsed_s=time.monotonic() - started,
     )
+
+
+# Hosts of Chromium's own services. Chromium 150 sends sign-in and search checks through
+# the page's browser context too, with every --disable-* flag; they are not the page's.
+_BROWSER_SERVICE_HOST = re.compile(r"^CONNECT (accounts|www|clients[0-9]*)\.google\.com:443 ")
+
+
+def _split_browser_traffic(
+    lines: list[str], requests: list[Request]
+) -> tuple[list[str], list[str]]:
+    """Splits the page context's proxy lines into the page's and Chromium's own.
+
+    A line counts as Chromium's only when it goes to one of its service hosts and the page
+    requested nothing from that host, or when the connection never sent a request line
+    (a speculative preconnect). Everything else stays the page's.
+    """
+    page_hosts = {urlsplit(r.url).hostname for r in requests}
+    page, browser = [], []
+    for line in lines:
+        match = _BROWSER_SERVICE_HOST.match(line)
+        own = match and f"{match.group(1)}.google.com" not in page_hosts
+        (browser if own or line == _NO_REQUEST_LINE else page).append(line)
+    return page, browser
 
 
 def png_size(path: str | os.PathLike) -> tuple[int, int]:
