@@ -43,6 +43,8 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, Iterator
 
+from greenkfp.components._shared.step_keys import ENERGY_KEYS, ENERGY_METADATA_KEYS
+
 if TYPE_CHECKING:
     from codecarbon.emissions_tracker import BaseEmissionsTracker
 
@@ -128,24 +130,13 @@ class EnergyReading:
     cpu_model: str = ""
     gpu_model: str = ""
 
-    _METRIC_FIELDS = (
-        "duration_s",
-        "energy_kwh",
-        "cpu_energy_kwh",
-        "gpu_energy_kwh",
-        "ram_energy_kwh",
-        "emissions_kg_co2eq",
-        "carbon_intensity_g_per_kwh",
-    )
-    _METADATA_FIELDS = ("energy_method", "country_iso_code", "region", "cpu_model", "gpu_model")
-
     def metrics(self) -> dict[str, float]:
-        """Returns the numeric fields, for a KFP ``Metrics`` artifact."""
-        return {name: float(getattr(self, name)) for name in self._METRIC_FIELDS}
+        """Returns the numeric fields (``step_keys.ENERGY_KEYS``), for a KFP ``Metrics``."""
+        return {name: float(getattr(self, name)) for name in ENERGY_KEYS}
 
     def metadata(self) -> dict[str, str]:
-        """Returns the descriptive fields (method, place, hardware) as strings."""
-        return {name: str(getattr(self, name)) for name in self._METADATA_FIELDS}
+        """Returns the descriptive fields (``step_keys.ENERGY_METADATA_KEYS``) as strings."""
+        return {name: str(getattr(self, name)) for name in ENERGY_METADATA_KEYS}
 
     def to_dict(self) -> dict[str, Any]:
         """Returns every field, numbers and strings."""

@@ -5,23 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from greenkfp.components._shared import html
+from greenkfp.components._shared.step_keys import COMPRESSION_BEFORE_AFTER, ENERGY_FIGURES
 from greenkfp.components.compression.task import CompressionOutcome
-
-#: (label, base key, compressed key, unit) rows of the side-by-side table.
-SIDE_BY_SIDE = (
-    ("Size (TFLite, both stages)", "base_bytes", "compressed_bytes", "bytes"),
-    ("Size gzipped", "base_gzip_bytes", "compressed_gzip_bytes", "bytes"),
-    ("Accuracy (eval)", "base_accuracy", "compressed_accuracy", ""),
-    ("AUC (eval)", "base_auc", "compressed_auc", ""),
-    ("Latency p50, batch 1", "base_latency_p50_ms", "compressed_latency_p50_ms", "ms"),
-    ("Latency p95, batch 1", "base_latency_p95_ms", "compressed_latency_p95_ms", "ms"),
-    (
-        "Inference energy per 1,000 predictions",
-        "base_inference_energy_kwh_per_1k",
-        "compressed_inference_energy_kwh_per_1k",
-        "kWh",
-    ),
-)
 
 
 def compression_report(outcome: CompressionOutcome, energy: dict[str, Any]) -> str:
@@ -47,7 +32,9 @@ def compression_report(outcome: CompressionOutcome, energy: dict[str, Any]) -> s
         ]
     )
     rows = [
-        (label, m[base], m[comp], unit) for label, base, comp, unit in SIDE_BY_SIDE if base in m
+        (f.label, m[f.base_key], m[f.compressed_key], f.unit)
+        for f in COMPRESSION_BEFORE_AFTER
+        if f.base_key in m
     ]
     side_by_side = html.table(["", "base (float32)", "compressed", "unit"], rows)
     notes = (
@@ -102,11 +89,7 @@ def compression_report(outcome: CompressionOutcome, energy: dict[str, Any]) -> s
         ],
         candidate_rows,
     )
-    energy_rows = [
-        ("duration (s)", energy.get("duration_s")),
-        ("energy (kWh)", energy.get("energy_kwh")),
-        ("emissions (kg CO2eq)", energy.get("emissions_kg_co2eq")),
-        ("carbon intensity (g/kWh)", energy.get("carbon_intensity_g_per_kwh")),
+    energy_rows = [(f.heading, energy.get(f.key)) for f in ENERGY_FIGURES if f.key in energy] + [
         ("method", energy.get("energy_method")),
         ("country / region", f"{energy.get('country_iso_code')} {energy.get('region') or ''}"),
     ]

@@ -25,16 +25,15 @@ A check that is on and whose metric no input has is an error, never a silent pas
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Optional
 
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components.deployment.policy import FAIRNESS_METRICS, Policy
+from greenkfp.components._shared.step_keys import GAP, fairness_key, parse_fairness_key
+from greenkfp.components._shared.step_records import FAIL, PASS, SKIPPED, BlessingRecord, Check
+from greenkfp.components.deployment.policy import Policy
 
 SOURCES = ("fairness", "compression", "training")
-
-PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 
 # Per check: the (source, metric) pairs it reads, in order of preference.
 _READS: dict[str, list[tuple[str, str]]] = {
@@ -51,39 +50,6 @@ _READS: dict[str, list[tuple[str, str]]] = {
     "max_inference_energy_kwh_per_1k": [("compression", "compressed_inference_energy_kwh_per_1k")],
 }
 _QUALITY = {"auc": "min_auc", "accuracy": "min_accuracy"}
-
-_GAP_KEY = re.compile(r"^(?P<metric>[a-z_]+?)_gap_(?P<feature>.+)@(?P<threshold>[0-9.eE+-]+)$")
-
-
-@dataclass
-class Check:
-    """One check of the gate.
-
-    Attributes:
-        name: The policy key, with the fairness metric and feature when per slice.
-        metric: ``<source>.<metric>`` that was read (``""`` when none could be).
-        value: The value read, or ``None`` for a skipped check.
-        threshold: The policy's threshold.
-        comparison: ``">="`` (a minimum) or ``"<="`` (a maximum).
-        verdict: ``"pass"``, ``"fail"`` or ``"skipped"`` (nothing to compare with).
-        detail: Why, in a few words.
-    """
-
-    name: str
-    metric: str
-    value: Optional[float]
-    threshold: float
-    comparison: str
-    verdict: str
-    detail: str = ""
-
-    def reason(self) -> str:
-        """Returns a one-line account, e.g. ``min_auc: 0.61 < 0.75 (fairness.auc)``."""
-        if self.verdict == SKIPPED:
-            return f"{self.name}: skipped ({self.detail})"
-        op = self.comparison if self.verdict == PASS else {">=": "<", "<=": ">"}[self.comparison]
-        value = "NaN" if self.value is None or math.isnan(self.value) else f"{self.value:.6g}"
-        return f"{self.name}: {value} {op} {self.threshold:.6g} ({self.metric})"
 
 
 @dataclass
@@ -111,17 +77,21 @@ class GateResult:
         """Failed checks, one line each (empty when approved)."""
         return [c.reason() for c in self.checks if c.verdict == FAIL]
 
+    def record(self) -> BlessingRecord:
+        """Returns the blessing record that ``evaluate_gate`` writes."""
+        return BlessingRecord(
+            approved=self.approved,
+            reasons=self.reasons,
+            checks=list(self.checks),
+            candidate_metrics=self.candidate_metrics,
+            policy=self.policy,
+            live=asdict(self.live) if self.live else None,
+            inputs=self.inputs,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Returns the blessing record (JSON-ready)."""
-        return {
-            "approved": self.approved,
-            "reasons": self.reasons,
-            "checks": [asdict(c) for c in self.checks],
-            "candidate_metrics": self.candidate_metrics,
-            "policy": self.policy,
-            "live": asdict(self.live) if self.live else None,
-            "inputs": self.inputs,
-        }
+        return self.record().to_dict()
 
 
 def numeric_metrics(metadata: Optional[Mapping[str, Any]]) -> Optional[dict[str, float]]:
@@ -161,16 +131,12 @@ def _gaps(fairness: Mapping[str, float], decision: float) -> dict[tuple[str, str
     """Maps (metric, feature) to the fairness key measured at the decision threshold."""
     found = {}
     for key in fairness:
-        m = _GAP_KEY.match(key)
-        # <metric>_gap_significant_<feature>@t is a verdict (1/0), not a gap.
-        if not m or m.group("metric") not in FAIRNESS_METRICS or "_gap_significant_" in key:
+        parsed = parse_fairness_key(key)
+        # Only the candidate's own gaps: not a ratio, a significance flag, baseline or delta.
+        if parsed is None or not parsed.is_metric or parsed.kind != GAP:
             continue
-        try:
-            at = float(m.group("threshold"))
-        except ValueError:
-            continue
-        if math.isclose(at, decision, abs_tol=1e-9):
-            found[(m.group("metric"), m.group("feature"))] = key
+        if math.isclose(float(parsed.threshold), decision, abs_tol=1e-9):
+            found[(parsed.metric, parsed.feature)] = key
     return found
 
 
@@ -240,8 +206,8 @@ def evaluate(
     if isinstance(bounds, float):
         add("max_fairness_gap", [("fairness", "max_fairness_gap")], bounds, "<=")
     elif isinstance(bounds, dict):
-        measured = _gaps(fairness or {}, policy.fairness_threshold)
-        at = f"@{policy.fairness_threshold:g}"
+        at = policy.fairness_threshold
+        measured = _gaps(fairness or {}, at)
         for metric, bound in bounds.items():
             if isinstance(bound, dict):
                 wanted = dict(bound)
@@ -250,11 +216,11 @@ def evaluate(
                 if not wanted:
                     missing.append(
                         f"max_fairness_gap.{metric} needs fairness metrics "
-                        f"'{metric}_gap_<feature>{at}'; "
+                        f"'{fairness_key(metric, '<feature>', at)}'; "
                         + ("none were measured" if fairness is not None else "no fairness input")
                     )
             for feature, limit in sorted(wanted.items()):
-                key = measured.get((metric, feature), f"{metric}_gap_{feature}{at}")
+                key = measured.get((metric, feature), fairness_key(metric, feature, at))
                 add(f"max_fairness_gap[{metric}/{feature}]", [("fairness", key)], limit, "<=")
 
     if champion_check and "min_improvement_vs_live" in policy.thresholds:

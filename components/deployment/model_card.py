@@ -9,47 +9,28 @@ files of the pushed artifact; a section without data says so instead of disappea
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Sequence
+
+from greenkfp.components._shared.step_keys import (
+    BASELINE,
+    COMPRESSION_BEFORE_AFTER,
+    COMPRESSION_RATIOS,
+    DELTA,
+    ENERGY_FIGURES,
+    GAP,
+    MAX_FAIRNESS_GAP,
+    RATIO,
+    FairnessKey,
+    parse_fairness_key,
+    with_role,
+)
+from greenkfp.components._shared.step_records import BlessingRecord
 
 DEFAULT_INTENDED_USE = (
     "Binary classification of tabular records like those in the training data. "
     "Not evaluated for populations, features or decision thresholds other than those "
     "reported below; a person should review decisions with legal or similar effect."
-)
-
-_FAIRNESS_KEY = re.compile(
-    r"^(?P<metric>[a-z_]+?)_(?P<kind>gap|ratio)_(?P<feature>.+)@(?P<threshold>[0-9.eE+-]+)$"
-)
-
-ENERGY_FIGURES = (
-    ("energy_kwh", "energy (kWh)"),
-    ("cpu_energy_kwh", "CPU energy (kWh)"),
-    ("gpu_energy_kwh", "GPU energy (kWh)"),
-    ("ram_energy_kwh", "RAM energy (kWh)"),
-    ("emissions_kg_co2eq", "emissions (kg CO2eq)"),
-    ("carbon_intensity_g_per_kwh", "carbon intensity (g CO2eq/kWh)"),
-    ("duration_s", "duration (s)"),
-)
-
-COMPRESSION_FIGURES = (
-    ("base_bytes", "base model (bytes)"),
-    ("compressed_bytes", "compressed model (bytes)"),
-    ("size_ratio", "size ratio (base/compressed)"),
-    ("gzip_size_ratio", "gzip size ratio"),
-    ("sparsity", "sparsity"),
-    ("base_accuracy", "base accuracy"),
-    ("compressed_accuracy", "compressed accuracy"),
-    ("accuracy_drop", "accuracy drop"),
-    ("base_auc", "base AUC"),
-    ("compressed_auc", "compressed AUC"),
-    ("base_latency_p95_ms", "base latency p95 (ms)"),
-    ("compressed_latency_p95_ms", "compressed latency p95 (ms)"),
-    ("latency_speedup_p50", "latency speed-up p50"),
-    ("base_inference_energy_kwh_per_1k", "base inference energy (kWh / 1k)"),
-    ("compressed_inference_energy_kwh_per_1k", "compressed inference energy (kWh / 1k)"),
-    ("inference_energy_ratio", "inference energy ratio (base/compressed)"),
 )
 
 QUALITY_FIGURES = ("auc", "accuracy", "precision", "recall", "f1", "loss")
@@ -94,31 +75,50 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return lines + [""]
 
 
-def _inputs(blessing: Mapping[str, Any], source: str) -> Optional[Mapping[str, float]]:
-    entry = (blessing.get("inputs") or {}).get(source)
-    return entry.get("metrics") if entry else None
-
-
 def fairness_rows(fairness: Mapping[str, float]) -> list[tuple[str, str, str, Any, Any]]:
-    """Returns ``(metric, feature, threshold, gap, ratio)`` rows from fairness metrics."""
+    """Returns ``(metric, feature, threshold, gap, ratio)`` rows of the evaluated model.
+
+    Significance flags and the ``baseline_``/``delta_`` comparisons are not rows of their
+    own: :func:`render` shows the comparisons as columns beside the gap they compare.
+    """
     cells: dict[tuple[str, str, str], dict[str, float]] = {}
     for key, value in fairness.items():
-        m = _FAIRNESS_KEY.match(key)
-        if m and "_gap_significant_" not in key:
-            slot = (m.group("metric"), m.group("feature"), m.group("threshold"))
-            cells.setdefault(slot, {})[m.group("kind")] = value
+        parsed = parse_fairness_key(key)
+        if parsed is not None and parsed.is_metric:
+            slot = (parsed.metric, parsed.feature, parsed.threshold)
+            cells.setdefault(slot, {})[parsed.kind] = value
     return [
-        (metric, feature, threshold, kinds.get("gap"), kinds.get("ratio"))
+        (metric, feature, threshold, kinds.get(GAP), kinds.get(RATIO))
         for (metric, feature, threshold), kinds in sorted(cells.items())
     ]
 
 
+def _fairness_section(fairness: Mapping[str, float]) -> list[str]:
+    out = []
+    if MAX_FAIRNESS_GAP in fairness:
+        baseline = fairness.get(with_role(BASELINE, MAX_FAIRNESS_GAP))
+        against = f" (baseline model: {_fmt(baseline)})" if baseline is not None else ""
+        out += [f"Largest gap over every slice: {_fmt(fairness[MAX_FAIRNESS_GAP])}{against}.", ""]
+    rows: list[tuple[Any, ...]] = list(fairness_rows(fairness))
+    if not rows:
+        return out + ["The fairness metrics hold no per-feature gap.", ""]
+    headers = ["metric", "feature", "threshold", "gap (max − min)", "ratio (min/max)"]
+    compared = [
+        (*row, *(fairness.get(str(FairnessKey(*row[:3], GAP, role))) for role in (BASELINE, DELTA)))
+        for row in rows
+    ]
+    if any(row[5] is not None for row in compared):
+        headers += ["baseline gap", "gap change (candidate − baseline)"]
+        rows = compared
+    return out + _table(headers, rows)
+
+
 def render(facts: CardFacts) -> str:
     """Returns the model card as Markdown."""
-    b = facts.blessing
-    training = _inputs(b, "training")
-    compression = _inputs(b, "compression")
-    fairness = _inputs(b, "fairness")
+    blessing = BlessingRecord.from_dict(facts.blessing)
+    training = blessing.input_metrics("training")
+    compression = blessing.input_metrics("compression")
+    fairness = blessing.input_metrics("fairness")
     meta = facts.model_metadata
     out = [f"# Model card: {facts.model_name}, version {facts.version}", ""]
 
@@ -149,7 +149,7 @@ def render(facts: CardFacts) -> str:
     out += _table(["", ""], [(k, v) for k, v in data_rows if v not in (None, "")])
 
     out += ["## Quality", ""]
-    candidate = b.get("candidate_metrics") or {}
+    candidate = blessing.candidate_metrics
     rows = [(m, info.get("value"), info.get("source")) for m, info in candidate.items()]
     for name in QUALITY_FIGURES:
         if training and name in training and name not in candidate:
@@ -160,21 +160,13 @@ def render(facts: CardFacts) -> str:
     if fairness is None:
         out += ["No fairness evaluation was given to the gate.", ""]
     else:
-        rows = fairness_rows(fairness)
-        if "max_fairness_gap" in fairness:
-            out.append(f"Largest gap over every slice: {_fmt(fairness['max_fairness_gap'])}.")
-            out.append("")
-        out += (
-            _table(["metric", "feature", "threshold", "gap (max − min)", "ratio (min/max)"], rows)
-            if rows
-            else ["The fairness metrics hold no per-feature gap.", ""]
-        )
+        out += _fairness_section(fairness)
 
     out += ["## Energy and carbon of training", ""]
     if training is None:
         out += ["No training metrics were given to the gate.", ""]
     else:
-        rows = [(label, training[key]) for key, label in ENERGY_FIGURES if key in training]
+        rows = [(f.heading, training[f.key]) for f in ENERGY_FIGURES if f.key in training]
         out += _table(["", "training"], rows) if rows else ["Not recorded.", ""]
 
     out += ["## Compression", ""]
@@ -182,23 +174,28 @@ def render(facts: CardFacts) -> str:
         out += ["The model was not compressed (or no compression metrics were given).", ""]
     else:
         rows = [
-            (label, compression[key]) for key, label in COMPRESSION_FIGURES if key in compression
+            (f.label, compression.get(f.base_key), compression.get(f.compressed_key), f.unit)
+            for f in COMPRESSION_BEFORE_AFTER
+            if f.base_key in compression or f.compressed_key in compression
         ]
-        out += _table(["", ""], rows)
+        ratios = [(f.label, compression[f.key]) for f in COMPRESSION_RATIOS if f.key in compression]
+        out += _table(["", "base", "compressed", "unit"], rows) if rows else []
+        out += _table(["", ""], ratios) if ratios else []
+        if not rows and not ratios:
+            out += ["No compression figures were recorded.", ""]
 
     out += ["## Deployment gate", ""]
-    checks = b.get("checks") or []
     out += _table(
         ["check", "metric read", "value", "threshold", "verdict"],
         [
             (
-                c.get("name"),
-                c.get("metric") or c.get("detail"),
-                c.get("value"),
-                f"{c.get('comparison')} {_fmt(c.get('threshold'))}",
-                c.get("verdict"),
+                c.name,
+                c.metric or c.detail,
+                c.value,
+                f"{c.comparison} {_fmt(c.threshold)}",
+                c.verdict,
             )
-            for c in checks
+            for c in blessing.checks
         ],
     )
 

@@ -23,14 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from greenkfp.components._shared.errors import InputError
-
-#: Fairness metrics whose gaps a policy can bound (the fairness step's names).
-FAIRNESS_METRICS = (
-    "false_positive_rate",
-    "false_negative_rate",
-    "positive_rate",
-    "true_positive_rate",
-)
+from greenkfp.components._shared.step_keys import GAP_METRICS
 
 #: Metrics the champion/challenger check can compare.
 CHAMPION_METRICS = ("auc", "accuracy")
@@ -133,10 +126,10 @@ def _fairness_bounds(value: Any) -> Union[None, float, dict[str, FairnessBound]]
         raise InputError(f"policy: {key} is an empty mapping; give bounds or null")
     bounds: dict[str, FairnessBound] = {}
     for metric, bound in value.items():
-        if metric not in FAIRNESS_METRICS:
+        if metric not in GAP_METRICS:
             raise InputError(
                 f"policy: {key} has unknown fairness metric {metric!r}; "
-                f"known: {', '.join(FAIRNESS_METRICS)}"
+                f"known: {', '.join(GAP_METRICS)}"
             )
         if isinstance(bound, dict):
             if not bound:

@@ -17,15 +17,19 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence
 
-from greenkfp.components.fairness.slicing import SliceSettings, threshold_label
-
-GAP_METRICS = (
-    "false_positive_rate",
-    "false_negative_rate",
-    "positive_rate",
-    "true_positive_rate",
+from greenkfp.components._shared.step_keys import (
+    BASELINE,
+    DELTA,
+    GAP_METRICS,
+    MAX_FAIRNESS_GAP,
+    QUALITY_KEYS,
+    RATIO,
+    SIGNIFICANT,
+    fairness_key,
+    parse_fairness_key,
+    with_role,
 )
-"""The rates compared across slices (FairnessIndicators' names)."""
+from greenkfp.components.fairness.slicing import SliceSettings, threshold_label
 
 METRIC_TITLES = {
     "false_positive_rate": "false positive rate",
@@ -40,9 +44,6 @@ METRIC_ABBREVIATIONS = {
     "positive_rate": "positive rate",
     "true_positive_rate": "TPR",
 }
-
-QUALITY_KEYS = ("auc", "accuracy", "precision", "recall", "example_count")
-"""Overall quality figures, as the Metrics output names them."""
 
 OVERALL = "overall"
 """Group and name of the slice holding every row."""
@@ -146,33 +147,18 @@ class Gap:
     @property
     def gap_key(self) -> str:
         """``<metric>_gap_<group>@<threshold>``, the Metrics key of the gap."""
-        return gap_key(self.metric, self.group, self.threshold)
+        return fairness_key(self.metric, self.group, self.threshold)
 
     @property
     def ratio_key(self) -> str:
         """``<metric>_ratio_<group>@<threshold>``, the Metrics key of the ratio."""
-        return ratio_key(self.metric, self.group, self.threshold)
+        return fairness_key(self.metric, self.group, self.threshold, kind=RATIO)
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the gap as JSON-friendly values, keys included."""
         data = asdict(self)
         data.update(gap_key=self.gap_key, ratio_key=self.ratio_key)
         return _nan_to_none(data)
-
-
-def gap_key(metric: str, group: str, threshold: float) -> str:
-    """Metrics key of a gap: ``false_negative_rate_gap_sex@0.5``."""
-    return f"{metric}_gap_{group}@{threshold_label(threshold)}"
-
-
-def ratio_key(metric: str, group: str, threshold: float) -> str:
-    """Metrics key of a ratio: ``false_negative_rate_ratio_sex@0.5``."""
-    return f"{metric}_ratio_{group}@{threshold_label(threshold)}"
-
-
-def significant_key(metric: str, group: str, threshold: float) -> str:
-    """Metrics key of a gap's verdict (1.0 or 0.0): ``..._gap_significant_sex@0.5``."""
-    return f"{metric}_gap_significant_{group}@{threshold_label(threshold)}"
 
 
 def _nan_to_none(value: Any) -> Any:
@@ -342,13 +328,14 @@ def gap_metrics(gaps: Sequence[Gap]) -> dict[str, float]:
     for g in gaps:
         out[g.gap_key] = float(g.gap)
         out[g.ratio_key] = float(g.ratio)
-        out[significant_key(g.metric, g.group, g.threshold)] = 1.0 if g.significant else 0.0
+        flag_key = fairness_key(g.metric, g.group, g.threshold, kind=SIGNIFICANT)
+        out[flag_key] = 1.0 if g.significant else 0.0
     for metric in GAP_METRICS:
         values = [g.gap for g in gaps if g.metric == metric]
         if values:
             out[f"max_{metric}_gap"] = float(max(values))
     if gaps:
-        out["max_fairness_gap"] = float(max(g.gap for g in gaps))
+        out[MAX_FAIRNESS_GAP] = float(max(g.gap for g in gaps))
         out["min_fairness_ratio"] = float(min(g.ratio for g in gaps))
     significant = [g.gap for g in gaps if g.significant]
     out["max_significant_fairness_gap"] = float(max(significant, default=0.0))
@@ -378,15 +365,15 @@ def baseline_metrics(
     keys += [
         k
         for k in baseline
-        if ("_gap_" in k or "_ratio_" in k) and "_significant_" not in k and k not in keys
+        if (parsed := parse_fairness_key(k)) is not None and parsed.is_metric and k not in keys
     ]
-    keys += ["max_fairness_gap", "min_fairness_ratio", "significant_gap_count"]
+    keys += [MAX_FAIRNESS_GAP, "min_fairness_ratio", "significant_gap_count"]
     out = {}
     for key in keys:
         if key in baseline:
-            out[f"baseline_{key}"] = float(baseline[key])
+            out[with_role(BASELINE, key)] = float(baseline[key])
             if key in candidate:
-                out[f"delta_{key}"] = float(candidate[key] - baseline[key])
+                out[with_role(DELTA, key)] = float(candidate[key] - baseline[key])
     return out
 
 

@@ -10,12 +10,20 @@ import math
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from greenkfp.components._shared import html
-from greenkfp.components.fairness.gaps import (
+from greenkfp.components._shared.step_keys import (
+    BASELINE,
+    DELTA,
+    ENERGY_UNITS,
     GAP_METRICS,
+    MAX_FAIRNESS_GAP,
+    QUALITY_KEYS,
+    split_role,
+    with_role,
+)
+from greenkfp.components.fairness.gaps import (
     METRIC_ABBREVIATIONS,
     METRIC_TITLES,
     OVERALL,
-    QUALITY_KEYS,
     Gap,
     SliceResult,
 )
@@ -26,18 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 EXCLUDED_COLOR = "#cbd2d9"
 BASELINE_COLOR = "#1f2933"
-ENERGY_KEYS = (
-    ("energy_kwh", "kWh"),
-    ("cpu_energy_kwh", "kWh"),
-    ("gpu_energy_kwh", "kWh"),
-    ("ram_energy_kwh", "kWh"),
-    ("emissions_kg_co2eq", "kg CO2eq"),
-    ("carbon_intensity_g_per_kwh", "g CO2eq/kWh"),
-    ("duration_s", "s"),
-    ("energy_method", ""),
-    ("country_iso_code", ""),
-    ("region", ""),
-)
 _MISSING = "–"
 
 
@@ -240,10 +236,15 @@ def _slice_table(evaluation: ModelEvaluation, thresholds: Sequence[float]) -> st
 
 
 def _baseline_table(metrics: dict[str, float]) -> str:
-    keys = [k[len("delta_") :] for k in metrics if k.startswith("delta_")]
+    keys = [figure for role, figure in map(split_role, metrics) if role == DELTA]
     order = [k for k in QUALITY_KEYS if k in keys] + [k for k in keys if k not in QUALITY_KEYS]
     rows = [
-        [k, metrics[f"baseline_{k}"], metrics.get(k, _MISSING), metrics[f"delta_{k}"]]
+        [
+            k,
+            metrics[with_role(BASELINE, k)],
+            metrics.get(k, _MISSING),
+            metrics[with_role(DELTA, k)],
+        ]
         for k in order
     ]
     return html.table(["metric", "baseline", "candidate", "delta (candidate - baseline)"], rows)
@@ -252,8 +253,7 @@ def _baseline_table(metrics: dict[str, float]) -> str:
 def _energy_table(energy: dict[str, Any]) -> str:
     if not energy:
         return '<div class="kv">no energy reading</div>'
-    units = dict(ENERGY_KEYS)
-    rows = [[k, energy[k], units[k]] for k, _ in ENERGY_KEYS if k in energy]
+    rows = [[k, energy[k], unit] for k, unit in ENERGY_UNITS.items() if k in energy]
     method = str(energy.get("energy_method") or "")
     note = (
         f'<p class="kv">Method <code>{html.esc(method or "not given")}</code>'
@@ -284,12 +284,14 @@ def fairness_report(
         ("AUC", _num(m.get("auc"))),
         ("accuracy", _num(m.get("accuracy"))),
         ("examples", int(m.get("example_count", 0))),
-        ("max fairness gap", _num(m.get("max_fairness_gap"))),
+        ("max fairness gap", _num(m.get(MAX_FAIRNESS_GAP))),
         ("significant gaps", len(significant)),
         ("slices left out", len(outcome.excluded)),
     ]
     if base is not None:
-        tiles.append(("max gap change vs baseline", _num(m.get("delta_max_fairness_gap"))))
+        tiles.append(
+            ("max gap change vs baseline", _num(m.get(with_role(DELTA, MAX_FAIRNESS_GAP))))
+        )
     tiles.append(("energy kWh", _num(energy.get("energy_kwh"))))
 
     if significant:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.model_inputs import to_category_strings
+from greenkfp.components._shared.step_keys import threshold_label
 
 MISSING_SLICE = "(missing)"
 """Slice value of rows whose sensitive feature is missing."""
@@ -28,11 +29,6 @@ DEFAULT_THRESHOLDS = (0.5,)
 DEFAULT_MIN_SLICE_SIZE = 20
 MAX_VALUES_PER_FEATURE = 50
 """A categorical sensitive feature with more distinct values than this needs buckets."""
-
-
-def threshold_label(threshold: float) -> str:
-    """Formats a threshold as metric keys show it: ``0.5``, ``0.25``."""
-    return f"{float(threshold):g}"
 
 
 def cross_name(features: Sequence[str]) -> str:

@@ -1,4 +1,7 @@
-"""KFP component for the run's sustainability report. A thin wrapper: the logic is in report.py."""
+"""KFP component for the run's sustainability report. A thin wrapper.
+
+The figures come from figures.py, the HTML and Markdown from report.py.
+"""
 
 from typing import Optional
 
@@ -67,7 +70,9 @@ def sustainability_report(
     import os
 
     from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components.sustainability import report as logic
+    from greenkfp.components._shared.step_records import RUN_FIGURES_KEY
+    from greenkfp.components.sustainability.figures import build_run_figures, read_record
+    from greenkfp.components.sustainability.report import write_outputs
 
     steps = {
         "import": import_metrics,
@@ -83,18 +88,16 @@ def sustainability_report(
     }
     inputs = {name: dict(a.metadata) if a is not None else None for name, a in steps.items()}
     with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        figures = logic.build_sustainability(
+        figures = build_run_figures(
             inputs,
-            logic.read_record(blessing.metadata, blessing.path, "approved") if blessing else None,
-            logic.read_record(deployment.metadata, deployment.path, "deployed")
-            if deployment
-            else None,
+            read_record(blessing.metadata, blessing.path, "approved") if blessing else None,
+            read_record(deployment.metadata, deployment.path, "deployed") if deployment else None,
             embodied_g_co2eq_per_1k,
         )
-    logic.write_outputs(figures, energy.to_dict(), report.path, summary.path)
+    write_outputs(figures, energy.to_dict(), report.path, summary.path)
     record = figures.to_dict()
-    report.metadata["sustainability"] = record
-    summary.metadata["sustainability"] = record
+    report.metadata[RUN_FIGURES_KEY] = record
+    summary.metadata[RUN_FIGURES_KEY] = record
     for name, value in figures.metrics().items():
         metrics.log_metric(name, value)
     record_energy(energy, metrics, report)

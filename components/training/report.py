@@ -6,23 +6,8 @@ import math
 from typing import Any, Sequence
 
 from greenkfp.components._shared import html
+from greenkfp.components._shared.step_keys import ENERGY_UNITS
 from greenkfp.components.training.evaluation import auc_from_roc
-
-ENERGY_FIELDS = (
-    ("energy_kwh", "kWh"),
-    ("cpu_energy_kwh", "kWh"),
-    ("gpu_energy_kwh", "kWh"),
-    ("ram_energy_kwh", "kWh"),
-    ("emissions_kg_co2eq", "kg CO2eq"),
-    ("carbon_intensity_g_per_kwh", "g CO2eq/kWh"),
-    ("duration_s", "s"),
-    ("energy_method", ""),
-    ("country_iso_code", ""),
-    ("region", ""),
-    ("cpu_model", ""),
-    ("gpu_model", ""),
-)
-"""Energy fields in the order shown, with their units; other fields follow as given."""
 
 MODEL_BYTES_KEYS = ("model_bytes", "keras_model_bytes", "saved_model_bytes")
 """``model_facts`` keys tried, in order, for the model-size tile."""
@@ -185,9 +170,9 @@ def _energy_sentence(energy: dict[str, object]) -> str:
 def _energy_section(energy: dict[str, object]) -> str:
     if not energy:
         return '<div class="kv">no energy reading</div>'
-    units = dict(ENERGY_FIELDS)
-    order = [k for k, _ in ENERGY_FIELDS if k in energy] + [k for k in energy if k not in units]
-    rows = [[k, energy[k], units.get(k, "")] for k in order]
+    # The known energy fields in their usual order, then any other as given.
+    order = [k for k in ENERGY_UNITS if k in energy] + [k for k in energy if k not in ENERGY_UNITS]
+    rows = [[k, energy[k], ENERGY_UNITS.get(k, "")] for k in order]
     split = [
         (k[:-11], energy.get(k)) for k in ("cpu_energy_kwh", "gpu_energy_kwh", "ram_energy_kwh")
     ]

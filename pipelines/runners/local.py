@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
+from greenkfp.components._shared.step_records import RUN_FIGURES_KEY, RunOutcome
+
 SUMMARY_FILE = "run_summary.json"
 LOG_FILE = "run.log"
 PIPELINE_ROOT_DIR = "pipeline_root"
@@ -203,57 +205,58 @@ def _collect_outputs(
     return reports
 
 
-def _metadata(step: Optional[StepResult], output: str) -> dict[str, Any]:
-    value = step.outputs.get(output) if step else None
-    return value.get("metadata", {}) if isinstance(value, dict) else {}
+def _records(step: StepResult) -> list[dict[str, Any]]:
+    """The step's output artifacts' metadata, then its output parameters as one mapping."""
+    artifacts, parameters = [], {}
+    for name, value in step.outputs.items():
+        if isinstance(value, dict) and "metadata" in value:
+            artifacts.append(value["metadata"])
+        else:
+            parameters[name] = value
+    return [*artifacts, parameters]
 
 
-def _number(value: Any) -> Optional[float]:
-    return float(value) if isinstance(value, (int, float)) else None
+def _run_report(steps: list[StepResult], reports: dict[str, str]) -> Optional[str]:
+    """The copy of the HTML report whose metadata holds the run's figures, if any."""
+    for step in steps:
+        for name, value in step.outputs.items():
+            path = reports.get(f"{step.name}.{name}", "")
+            metadata = value.get("metadata") if isinstance(value, dict) else None
+            if path.endswith(".html") and RUN_FIGURES_KEY in (metadata or {}):
+                return path
+    return None
 
 
-def pipeline_outcome(
-    steps: list[StepResult], components: dict[str, str], reports: dict[str, str]
-) -> dict[str, Any]:
-    """Reads the decision and headline figures from the steps that made them.
+def pipeline_outcome(steps: list[StepResult], reports: dict[str, str]) -> dict[str, Any]:
+    """Reads the decision and headline figures from the records the steps wrote.
+
+    The steps are not named: the blessing, the deployment record and the figures are told
+    by their shape (``RunOutcome.from_outputs``), and the run's report is the HTML output
+    whose metadata holds the run's figures (``RUN_FIGURES_KEY``).
 
     Args:
         steps: The run's steps, their outputs collected.
-        components: Task name -> component name (``evaluate_gate``, ...).
         reports: The run's reports, as :func:`_collect_outputs` returns them.
 
     Returns:
         The :class:`RunSummary` fields from ``approved`` to ``report_html`` that the
         run's steps give.
     """
-    by_component = {components.get(s.name, s.name): s for s in steps if s.outputs}
-    outcome: dict[str, Any] = {}
-    blessing = _metadata(by_component.get("evaluate_gate"), "blessing")
-    if "approved" in blessing:
-        outcome["approved"] = bool(blessing["approved"])
+    run = RunOutcome.from_outputs(record for step in steps for record in _records(step))
+    outcome = run.to_dict()
+    if run.checks is not None:
         outcome["checks"] = [
             {
-                "name": c.get("name"),
-                "value": c.get("value"),
-                "threshold": c.get("threshold"),
-                "passed": None if c.get("verdict") == "skipped" else c.get("verdict") == "pass",
-                "verdict": c.get("verdict"),
-                "metric": c.get("metric"),
+                "name": c.name,
+                "value": c.value,
+                "threshold": c.threshold,
+                "passed": c.passed,
+                "verdict": c.verdict,
+                "metric": c.metric,
             }
-            for c in blessing.get("checks") or []
+            for c in run.checks
         ]
-    deploy = by_component.get("deploy_model")
-    if deploy and "deployed" in deploy.outputs:
-        outcome["deployed"] = bool(deploy.outputs["deployed"])
-        outcome["deployed_version"] = int(deploy.outputs.get("version") or 0) or None
-    compression = _metadata(by_component.get("compress_model"), "metrics")
-    outcome["size_ratio"] = _number(compression.get("size_ratio"))
-    outcome["latency_speedup"] = _number(compression.get("latency_speedup_p50"))
-    fairness = _metadata(by_component.get("evaluate_fairness"), "metrics")
-    outcome["worst_fairness_gap"] = _number(fairness.get("max_fairness_gap"))
-    report = by_component.get("sustainability_report")
-    if report:
-        outcome["report_html"] = reports.get(f"{report.name}.report")
+    outcome["report_html"] = _run_report(steps, reports)
     return {k: v for k, v in outcome.items() if v is not None}
 
 
@@ -310,8 +313,6 @@ def run_locally(
     """
     from kfp import local
 
-    from greenkfp.pipelines.tools.graph import component_name
-
     if progress is None:
         terminal = sys.stdout
 
@@ -324,7 +325,6 @@ def run_locally(
     os.environ.update(RUNTIME_ENV)
     tasks = pipeline.pipeline_spec.root.dag.tasks
     display_names = {name: task.task_info.name or name for name, task in tasks.items()}
-    components = {name: component_name(task) for name, task in tasks.items()}
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     started = time.monotonic()
     allow_unset_optional_artifacts()
@@ -366,7 +366,7 @@ def run_locally(
         energy_kwh_total=sum(s.energy_kwh for s in tracker.steps),
         emissions_kg_co2eq_total=sum(s.emissions_kg_co2eq for s in tracker.steps),
         reports=reports,
-        **pipeline_outcome(tracker.steps, components, reports),
+        **pipeline_outcome(tracker.steps, reports),
     )
     (out / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=2, default=str) + "\n")
     return summary

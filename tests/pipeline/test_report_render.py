@@ -30,6 +30,7 @@ from greenkfp.components._shared import html
 from greenkfp.components.deployment import gate
 from greenkfp.components.deployment.policy import parse_policy
 from greenkfp.components.sustainability import report
+from greenkfp.components.sustainability.figures import build_run_figures
 from greenkfp.components.training.evaluation import auc_from_roc
 from greenkfp.components.training.report import training_report
 
@@ -158,7 +159,7 @@ def sustainability_page(path: Path) -> Path:
         **GRID,
     }
     inputs["deployment"].update(deployed=1.0, version=3.0, live=1.0)
-    figures = report.build_sustainability(inputs, blessing, deployment, 0.012)
+    figures = build_run_figures(inputs, blessing, deployment, 0.012)
     own = {**energy(0.9), **GRID}
     # Where kfp.local puts the component's HTML artifact: a file named "report".
     page = path / "sustainability-report" / "report"

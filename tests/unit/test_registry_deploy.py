@@ -256,6 +256,38 @@ def test_fairness_rows_of_the_model_card():
     ]
 
 
+def test_model_card_shows_baseline_and_delta_beside_the_gap_not_as_metrics():
+    fairness = {
+        "auc": 0.81,
+        "false_positive_rate_gap_sex@0.5": 0.08,
+        "false_positive_rate_ratio_sex@0.5": 0.7,
+        "false_positive_rate_gap_significant_sex@0.5": 0.0,
+        "max_fairness_gap": 0.08,
+        "baseline_false_positive_rate_gap_sex@0.5": 0.14,
+        "delta_false_positive_rate_gap_sex@0.5": -0.06,
+        "baseline_false_positive_rate_ratio_sex@0.5": 0.6,
+        "delta_false_positive_rate_ratio_sex@0.5": 0.1,
+        "baseline_max_fairness_gap": 0.14,
+        "delta_max_fairness_gap": -0.06,
+        "baseline_auc": 0.83,
+        "delta_auc": -0.02,
+    }
+    assert model_card.fairness_rows(fairness) == [("false_positive_rate", "sex", "0.5", 0.08, 0.7)]
+    blessing = json.loads(json.dumps(BLESSING))
+    blessing["inputs"]["fairness"]["metrics"] = fairness
+    card = model_card.render(
+        model_card.CardFacts(MODEL, 2, "gs://b/reg/credit-risk/2", "2024-01-01T00:00:00", blessing)
+    )
+    section = card.split("## Fairness per slice")[1].split("\n## ")[0]
+    assert "baseline_" not in section and "delta_" not in section
+    assert "| baseline gap | gap change (candidate − baseline) |" in section
+    assert "| false_positive_rate | sex | 0.5 | 0.08 | 0.7 | 0.14 | -0.06 |" in section
+    assert "Largest gap over every slice: 0.08 (baseline model: 0.14)." in section
+    # Without a baseline the table keeps its five columns.
+    card = model_card.render(model_card.CardFacts(MODEL, 1, "uri", "t", BLESSING))
+    assert "baseline gap" not in card
+
+
 # ----------------------------------------------------------------------------- canary
 
 

@@ -1,15 +1,8 @@
 """The run summary's headline fields and the end-of-run table, from the steps' outputs."""
 
+from greenkfp.components._shared.step_records import RUN_FIGURES_KEY
 from greenkfp.pipelines.cli.run import outcome_rows
 from greenkfp.pipelines.runners.local import RunSummary, StepResult, pipeline_outcome
-
-COMPONENTS = {
-    "evaluate-gate": "evaluate_gate",
-    "deploy-model": "deploy_model",
-    "compress-model": "compress_model",
-    "evaluate-fairness": "evaluate_fairness",
-    "sustainability-report": "sustainability_report",
-}
 
 
 def _steps(approved: bool) -> list[StepResult]:
@@ -29,14 +22,20 @@ def _steps(approved: bool) -> list[StepResult]:
             "metrics": {"uri": "m", "metadata": {"size_ratio": 4.0, "latency_speedup_p50": 1.5}}
         },
         "evaluate-fairness": {"metrics": {"uri": "f", "metadata": {"max_fairness_gap": 0.12}}},
-        "sustainability-report": {"report": {"uri": "/x/report", "metadata": {}}},
+        "sustainability-report": {
+            "report": {"uri": "/x/report", "metadata": {RUN_FIGURES_KEY: {}}},
+            "summary": {"uri": "/x/summary", "metadata": {RUN_FIGURES_KEY: {}}},
+        },
     }
     return [StepResult(name, "succeeded", 1.0, outputs=out) for name, out in outputs.items()]
 
 
 def test_outcome_of_an_approved_run():
-    reports = {"sustainability-report.report": "/out/reports/sustainability-report.report.html"}
-    outcome = pipeline_outcome(_steps(True), COMPONENTS, reports)
+    reports = {
+        "sustainability-report.summary": "/out/reports/sustainability-report.summary.md",
+        "sustainability-report.report": "/out/reports/sustainability-report.report.html",
+    }
+    outcome = pipeline_outcome(_steps(True), reports)
     assert outcome["approved"] is True and outcome["deployed"] is True
     assert outcome["deployed_version"] == 3
     assert [c["passed"] for c in outcome["checks"]] == [True, None]
@@ -54,12 +53,25 @@ def test_outcome_of_an_approved_run():
 
 
 def test_refused_run_and_a_pipeline_without_those_steps():
-    outcome = pipeline_outcome(_steps(False), COMPONENTS, {})
+    outcome = pipeline_outcome(_steps(False), {})
     assert outcome["approved"] is False and outcome["deployed"] is False
     assert "deployed_version" not in outcome and "report_html" not in outcome
     assert [c["passed"] for c in outcome["checks"]] == [True, False, None]
     only_training = [StepResult("train-model", "succeeded", 1.0, outputs={"metrics": {}})]
-    assert pipeline_outcome(only_training, {"train-model": "train_model"}, {}) == {}
+    assert pipeline_outcome(only_training, {}) == {}
+
+
+def test_outcome_does_not_depend_on_what_the_steps_are_called():
+    renamed = [
+        StepResult(f"my-step-{i}", "succeeded", 1.0, outputs=step.outputs)
+        for i, step in enumerate(_steps(True))
+    ]
+    reports = {"my-step-4.report": "/out/reports/my-step-4.report.html"}
+    outcome = pipeline_outcome(renamed, reports)
+    assert outcome == pipeline_outcome(_steps(True), {"sustainability-report.report": "r.html"}) | {
+        "report_html": reports["my-step-4.report"]
+    }
+    assert outcome["approved"] is True and outcome["deployed_version"] == 3
 
 
 def test_end_of_run_table():
@@ -76,7 +88,7 @@ def test_end_of_run_table():
         "log",
         energy_kwh_total=2e-4,
         emissions_kg_co2eq_total=8e-5,
-        **pipeline_outcome(steps, COMPONENTS, {}),
+        **pipeline_outcome(steps, {}),
     )
     rows = dict(outcome_rows(summary))
     assert rows["Gate decision"] == "REFUSED (1 checks passed, 1 skipped; failed: max_model_bytes)"

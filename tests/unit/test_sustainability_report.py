@@ -1,4 +1,4 @@
-"""The sustainability report's logic: figures, HTML and Markdown, on plain dicts."""
+"""The sustainability report: its figures, and their HTML and Markdown, on plain dicts."""
 
 import copy
 import json
@@ -10,8 +10,10 @@ from helpers import energy_figures
 from html_sections import num, parse, rows_by_first
 
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components.sustainability import figures as run_figures
 from greenkfp.components.sustainability import report
-from greenkfp.components.sustainability.report import build_sustainability, render_html
+from greenkfp.components.sustainability.figures import build_run_figures
+from greenkfp.components.sustainability.report import render_html
 
 STEP_KWH = {
     "import": 1.0e-6,
@@ -126,7 +128,7 @@ def full_inputs():
 
 
 def test_every_section_with_real_figures():
-    figures = build_sustainability(full_inputs(), BLESSING, DEPLOYMENT, -1.0)
+    figures = build_run_figures(full_inputs(), BLESSING, DEPLOYMENT, -1.0)
     sections = parse(render_html(figures))
     assert list(sections) == [
         "Energy and emissions per step",
@@ -143,7 +145,7 @@ def test_every_section_with_real_figures():
     assert num(energy["total"][0]) == pytest.approx(expected_total, rel=1e-3)
     assert num(energy["train_model"][0]) == pytest.approx(STEP_KWH["training"], rel=1e-3)
     assert num(energy["total"][4]) == pytest.approx(expected_total * 0.4, rel=1e-3)
-    assert len(energy) == len(report.STEPS) + 1
+    assert len(energy) == len(run_figures.STEPS) + 1
     carbon = rows_by_first(sections["Carbon intensity and method"]["tables"][0])
     assert num(carbon["carbon intensity, run average (g CO2eq/kWh)"][0]) == pytest.approx(400)
     assert carbon["energy method"] == ["cpu_load_estimate"]
@@ -190,7 +192,7 @@ def test_every_section_with_real_figures():
 
 
 def test_metrics_and_record():
-    figures = build_sustainability(full_inputs(), BLESSING, DEPLOYMENT)
+    figures = build_run_figures(full_inputs(), BLESSING, DEPLOYMENT)
     m = figures.metrics()
     assert m["energy_kwh_total"] == pytest.approx(sum(STEP_KWH.values()))
     assert m["emissions_kg_co2eq_total"] == pytest.approx(sum(STEP_KWH.values()) * 0.4)
@@ -207,7 +209,7 @@ def test_metrics_and_record():
 
 
 def test_embodied_is_added_when_given():
-    figures = build_sustainability(full_inputs(), BLESSING, DEPLOYMENT, 0.02)
+    figures = build_run_figures(full_inputs(), BLESSING, DEPLOYMENT, 0.02)
     assert figures.sci["sci_g_co2eq_per_1k_predictions"] == pytest.approx(5e-4 + 0.02)
     assert figures.sci["embodied_g_co2eq_per_1k"] == 0.02
     assert "not included" not in figures.sci["note"]
@@ -218,7 +220,7 @@ def test_sci_uses_run_average_without_compression_intensity():
     del inputs["compression"]["carbon_intensity_g_per_kwh"]
     inputs["training"]["carbon_intensity_g_per_kwh"] = 100.0
     inputs["training"]["emissions_kg_co2eq"] = STEP_KWH["training"] * 0.1
-    figures = build_sustainability(inputs)
+    figures = build_run_figures(inputs)
     assert figures.sci["carbon_intensity_g_per_kwh"] == pytest.approx(
         1000 * figures.emissions_kg_co2eq_total / figures.energy_kwh_total
     )
@@ -226,7 +228,7 @@ def test_sci_uses_run_average_without_compression_intensity():
 
 
 def test_nothing_given_degrades_gracefully():
-    figures = build_sustainability({})
+    figures = build_run_figures({})
     page = render_html(figures)
     sections = parse(page)
     assert len(sections) == 7
@@ -239,12 +241,12 @@ def test_nothing_given_degrades_gracefully():
     }
     assert figures.energy_method == "see each step"
     markdown = report.render_markdown(figures)
-    assert markdown.count(report.NOT_RUN) == len(report.STEPS) + 5
+    assert markdown.count(report.NOT_RUN) == len(run_figures.STEPS) + 5
 
 
 def test_partial_run_marks_missing_steps():
     inputs = {"import": energy_figures(1e-6), "training": energy_figures(2e-4)}
-    figures = build_sustainability(inputs, None, None)
+    figures = build_run_figures(inputs, None, None)
     energy = rows_by_first(
         parse(render_html(figures))["Energy and emissions per step"]["tables"][0]
     )
@@ -255,7 +257,7 @@ def test_partial_run_marks_missing_steps():
 
 
 def test_gate_and_deployment_from_metrics_only():
-    figures = build_sustainability(full_inputs())
+    figures = build_run_figures(full_inputs())
     assert figures.gate == {"approved": False, "reasons": [], "checks": None}
     assert figures.deployment["deployed"] is False
     assert "checks are in its blessing" in parse(render_html(figures))["Deployment gate"]["text"]
@@ -265,7 +267,7 @@ def test_deployed_version_and_markdown():
     deployment = dict(DEPLOYMENT, deployed=True, version=3, live=True, reasons=[])
     deployment["pushed_uri"] = "/tmp/registry/credit/3"
     blessing = dict(BLESSING, approved=True, reasons=[])
-    figures = build_sustainability(full_inputs(), blessing, deployment)
+    figures = build_run_figures(full_inputs(), blessing, deployment)
     assert figures.metrics()["deployed_version"] == 3.0
     assert figures.metrics()["approved"] == 1.0
     markdown = report.render_markdown(figures)
@@ -275,7 +277,7 @@ def test_deployed_version_and_markdown():
 
 
 def test_html_is_self_contained():
-    page = render_html(build_sustainability(full_inputs(), BLESSING, DEPLOYMENT))
+    page = render_html(build_run_figures(full_inputs(), BLESSING, DEPLOYMENT))
     urls = set(re.findall(r"https?://[^\s\"'<>]+", page))
     assert urls == {"http://www.w3.org/2000/svg"}
     assert "<script" not in page and "<link" not in page
@@ -283,7 +285,7 @@ def test_html_is_self_contained():
 
 
 def test_write_outputs(tmp_path):
-    figures = build_sustainability(full_inputs(), BLESSING, DEPLOYMENT)
+    figures = build_run_figures(full_inputs(), BLESSING, DEPLOYMENT)
     own = {"energy_kwh": 1e-7, "emissions_kg_co2eq": 4e-8, "duration_s": 0.1}
     html_path, md_path = tmp_path / "a" / "report.html", tmp_path / "summary.md"
     report.write_outputs(figures, own, str(html_path), str(md_path))
@@ -295,12 +297,12 @@ def test_write_outputs(tmp_path):
 def test_read_record_falls_back_to_the_json_file(tmp_path):
     path = tmp_path / "blessing"
     path.write_text(json.dumps({"approved": True, "checks": [], "reasons": []}))
-    record = report.read_record({"energy_method": "rapl"}, str(path), "approved")
+    record = run_figures.read_record({"energy_method": "rapl"}, str(path), "approved")
     assert record["approved"] is True and record["energy_method"] == "rapl"
-    assert report.read_record({"approved": False}, "", "approved") == {"approved": False}
+    assert run_figures.read_record({"approved": False}, "", "approved") == {"approved": False}
     path.write_text("not json")
     with pytest.raises(InputError, match="not a JSON record"):
-        report.read_record({}, str(path), "approved")
+        run_figures.read_record({}, str(path), "approved")
 
 
 @pytest.mark.parametrize(
@@ -322,13 +324,13 @@ def test_bad_input_is_a_clear_input_error(mutate, message):
     inputs, blessing, deployment = full_inputs(), copy.deepcopy(BLESSING), dict(DEPLOYMENT)
     mutate(inputs, blessing, deployment)
     with pytest.raises(InputError, match=re.escape(message)):
-        build_sustainability(inputs, blessing, deployment)
+        build_run_figures(inputs, blessing, deployment)
 
 
 def test_non_dict_arguments_are_input_errors():
     with pytest.raises(InputError, match="inputs must be a dict"):
-        build_sustainability(["training"])
+        build_run_figures(["training"])
     with pytest.raises(InputError, match="blessing: must be a dict"):
-        build_sustainability({}, blessing="approved")
+        build_run_figures({}, blessing="approved")
     with pytest.raises(InputError, match="embodied_g_co2eq_per_1k"):
-        build_sustainability({}, embodied_g_co2eq_per_1k=math.nan)
+        build_run_figures({}, embodied_g_co2eq_per_1k=math.nan)

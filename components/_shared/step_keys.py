@@ -1,0 +1,233 @@
+"""Every Metrics key that crosses a step: energy, compression and fairness figures.
+
+A step that writes a figure and a step that reads it import its key from here, as TFX
+keeps its keys in ``types/standard_component_specs.py`` and ``evaluator/constants.py``.
+The records that cross steps (the gate's blessing, the deployment, a run's outcome) are
+in :mod:`step_records`.
+
+Fairness keys have one builder, :func:`fairness_key`, and one parser,
+:func:`parse_fairness_key`. A key may carry a role prefix: ``baseline_<key>`` is the
+baseline model's figure and ``delta_<key>`` the candidate's minus the baseline's, so a
+reader can tell a metric from a comparison (:func:`split_role`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Optional, Union
+
+# ----------------------------------------------------------------------------- energy
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """A figure a step records: its Metrics key, what a person calls it, and its unit."""
+
+    key: str
+    label: str
+    unit: str = ""
+
+    @property
+    def heading(self) -> str:
+        """The label with its unit, e.g. ``energy (kWh)``."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+ENERGY_FIGURES = (
+    Figure("energy_kwh", "energy", "kWh"),
+    Figure("cpu_energy_kwh", "CPU energy", "kWh"),
+    Figure("gpu_energy_kwh", "GPU energy", "kWh"),
+    Figure("ram_energy_kwh", "RAM energy", "kWh"),
+    Figure("emissions_kg_co2eq", "emissions", "kg CO2eq"),
+    Figure("carbon_intensity_g_per_kwh", "carbon intensity", "g CO2eq/kWh"),
+    Figure("duration_s", "duration", "s"),
+)
+"""The numbers every step logs to its Metrics (``EnergyReading.metrics()``), in report order."""
+
+ENERGY_KEYS = tuple(f.key for f in ENERGY_FIGURES)
+"""The keys of :data:`ENERGY_FIGURES`."""
+
+ENERGY_METADATA_KEYS = ("energy_method", "country_iso_code", "region", "cpu_model", "gpu_model")
+"""How, where and on what the energy was obtained: strings in every step's artifact metadata."""
+
+ENERGY_UNITS = {
+    **{f.key: f.unit for f in ENERGY_FIGURES},
+    **dict.fromkeys(ENERGY_METADATA_KEYS, ""),
+}
+"""Every energy field, numbers then descriptions, with its unit (``""`` for text)."""
+
+# ----------------------------------------------------------------------------- compression
+
+
+@dataclasses.dataclass(frozen=True)
+class BeforeAfter:
+    """A figure ``compress_model`` measures on both models: label, the two keys, unit."""
+
+    label: str
+    base_key: str
+    compressed_key: str
+    unit: str = ""
+
+
+COMPRESSED_INFERENCE_ENERGY = "compressed_inference_energy_kwh_per_1k"
+"""The compressed model's inference energy per 1,000 predictions, kWh (the SCI's E)."""
+
+COMPRESSION_BEFORE_AFTER = (
+    BeforeAfter("Size (TFLite)", "base_bytes", "compressed_bytes", "bytes"),
+    BeforeAfter("Size gzipped", "base_gzip_bytes", "compressed_gzip_bytes", "bytes"),
+    BeforeAfter("Accuracy (eval)", "base_accuracy", "compressed_accuracy"),
+    BeforeAfter("AUC (eval)", "base_auc", "compressed_auc"),
+    BeforeAfter("Latency p50, batch 1", "base_latency_p50_ms", "compressed_latency_p50_ms", "ms"),
+    BeforeAfter("Latency p95, batch 1", "base_latency_p95_ms", "compressed_latency_p95_ms", "ms"),
+    BeforeAfter(
+        "Inference energy per 1,000 predictions",
+        "base_inference_energy_kwh_per_1k",
+        COMPRESSED_INFERENCE_ENERGY,
+        "kWh",
+    ),
+)
+"""The base (float32) and compressed model side by side, as ``compress_model`` logs them."""
+
+SIZE_RATIO = "size_ratio"
+"""Base size over compressed size (TFLite bytes)."""
+
+LATENCY_SPEEDUP_P50 = "latency_speedup_p50"
+"""Base p50 latency over compressed p50 latency, batch 1."""
+
+COMPRESSION_RATIOS = (
+    Figure(SIZE_RATIO, "size ratio (base/compressed)"),
+    Figure("gzip_size_ratio", "gzip size ratio (base/compressed)"),
+    Figure("accuracy_drop", "accuracy drop"),
+    Figure("auc_drop", "AUC drop"),
+    Figure(LATENCY_SPEEDUP_P50, "latency speed-up p50"),
+    Figure("inference_energy_ratio", "inference energy ratio (base/compressed)"),
+    Figure("sparsity", "weight sparsity"),
+)
+"""What compression bought, as ratios and drops."""
+
+# ----------------------------------------------------------------------------- fairness
+
+GAP_METRICS = (
+    "false_positive_rate",
+    "false_negative_rate",
+    "positive_rate",
+    "true_positive_rate",
+)
+"""The rates compared across slices (FairnessIndicators' names)."""
+
+QUALITY_KEYS = ("auc", "accuracy", "precision", "recall", "example_count")
+"""Overall quality figures of the model the fairness step evaluated."""
+
+MAX_FAIRNESS_GAP = "max_fairness_gap"
+"""The largest gap over every feature, threshold and metric."""
+
+GAP, RATIO, SIGNIFICANT = "gap", "ratio", "gap_significant"
+"""Kinds of fairness key: largest minus smallest rate, smallest over largest, and whether
+the gap is significant (1.0 when its 95% interval excludes 0, else 0.0)."""
+
+BASELINE, DELTA = "baseline", "delta"
+"""Role prefixes: the baseline model's figure, and the candidate's minus the baseline's."""
+
+_KINDS = (SIGNIFICANT, GAP, RATIO)  # gap_significant before gap, for the parser
+_ROLES = (BASELINE, DELTA)
+_FAIRNESS_KEY = re.compile(
+    rf"^(?P<metric>{'|'.join(GAP_METRICS)})_(?P<kind>{'|'.join(_KINDS)})_"
+    r"(?P<feature>.+)@(?P<threshold>[0-9.eE+-]+)$"
+)
+
+
+def threshold_label(threshold: Union[float, str]) -> str:
+    """Formats a decision threshold as keys show it: ``0.5``, ``0.25``."""
+    return f"{float(threshold):g}"
+
+
+def with_role(role: str, key: str) -> str:
+    """Returns the key of a comparison figure: ``baseline_auc``, ``delta_max_fairness_gap``.
+
+    Raises:
+        ValueError: ``role`` is not ``baseline`` or ``delta``.
+    """
+    if role not in _ROLES:
+        raise ValueError(f"role {role!r} is not one of {_ROLES}")
+    return f"{role}_{key}"
+
+
+def split_role(key: str) -> tuple[str, str]:
+    """Splits a key into its role and the figure it is about.
+
+    Returns:
+        ``("baseline", "auc")`` for ``baseline_auc``, ``("delta", k)`` for ``delta_<k>``,
+        and ``("", key)`` for a figure of the evaluated model itself.
+    """
+    for role in _ROLES:
+        if key.startswith(f"{role}_"):
+            return role, key[len(role) + 1 :]
+    return "", key
+
+
+@dataclasses.dataclass(frozen=True)
+class FairnessKey:
+    """A fairness key taken apart: ``[<role>_]<metric>_<kind>_<feature>@<threshold>``.
+
+    Attributes:
+        metric: One of :data:`GAP_METRICS`.
+        feature: The sensitive feature or cross the slices belong to (``sex_x_age``).
+        threshold: The decision threshold as the key writes it (``0.5``).
+        kind: :data:`GAP`, :data:`RATIO` or :data:`SIGNIFICANT`.
+        role: ``""`` for the evaluated model's own figure, :data:`BASELINE` or :data:`DELTA`.
+    """
+
+    metric: str
+    feature: str
+    threshold: str
+    kind: str = GAP
+    role: str = ""
+
+    def __str__(self) -> str:
+        key = f"{self.metric}_{self.kind}_{self.feature}@{self.threshold}"
+        return with_role(self.role, key) if self.role else key
+
+    @property
+    def is_metric(self) -> bool:
+        """Whether this is the evaluated model's gap or ratio (not a flag, baseline or delta)."""
+        return not self.role and self.kind in (GAP, RATIO)
+
+    def replace(self, **changes: str) -> FairnessKey:
+        """Returns the key of a sibling figure, e.g. ``replace(role=BASELINE)``."""
+        return dataclasses.replace(self, **changes)
+
+
+def fairness_key(
+    metric: str, feature: str, threshold: Union[float, str], kind: str = GAP, role: str = ""
+) -> str:
+    """Builds a fairness key: ``false_negative_rate_gap_sex@0.5``.
+
+    Args:
+        metric: One of :data:`GAP_METRICS`.
+        feature: The sensitive feature or cross.
+        threshold: The decision threshold.
+        kind: :data:`GAP`, :data:`RATIO` or :data:`SIGNIFICANT`.
+        role: ``""``, :data:`BASELINE` or :data:`DELTA`.
+
+    Raises:
+        ValueError: An unknown metric or kind.
+    """
+    if metric not in GAP_METRICS:
+        raise ValueError(f"fairness metric {metric!r} is not one of {GAP_METRICS}")
+    if kind not in _KINDS:
+        raise ValueError(f"fairness key kind {kind!r} is not one of {_KINDS}")
+    return str(FairnessKey(metric, feature, threshold_label(threshold), kind, role))
+
+
+def parse_fairness_key(key: str) -> Optional[FairnessKey]:
+    """Takes a fairness key apart; ``None`` for any other key (``auc``, ``max_fairness_gap``)."""
+    role, figure = split_role(key)
+    match = _FAIRNESS_KEY.match(figure)
+    if match is None:
+        return None
+    try:
+        float(match["threshold"])
+    except ValueError:
+        return None
+    return FairnessKey(match["metric"], match["feature"], match["threshold"], match["kind"], role)

@@ -1,0 +1,364 @@
+"""The figures of a run: every step's energy and carbon, what they bought, and the SCI.
+
+Pure Python on plain dicts (the metadata of each step's ``Metrics``, the gate's blessing,
+the deployment record), so it is testable without KFP. :func:`build_run_figures` reads
+the step records and does the arithmetic; ``report.py`` renders what it returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any, Mapping, Optional
+
+from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.step_keys import (
+    BASELINE,
+    COMPRESSED_INFERENCE_ENERGY,
+    DELTA,
+    ENERGY_KEYS,
+    GAP,
+    QUALITY_KEYS,
+    RATIO,
+    parse_fairness_key,
+    with_role,
+)
+from greenkfp.components._shared.step_records import (
+    BlessingRecord,
+    DeploymentRecord,
+    RunOutcome,
+)
+
+#: (input name, label) of every step whose Metrics the report reads, in pipeline order.
+STEPS = (
+    ("import", "import_csv"),
+    ("train_statistics", "statistics (train)"),
+    ("eval_statistics", "statistics (eval)"),
+    ("schema", "infer_schema"),
+    ("validation", "validate_data"),
+    ("training", "train_model"),
+    ("compression", "compress_model"),
+    ("fairness", "evaluate_fairness"),
+    ("gate", "evaluate_gate"),
+    ("deployment", "deploy_model"),
+)
+
+EMBODIED_NOT_INCLUDED = (
+    "Embodied emissions (manufacturing of the serving hardware) are not included: "
+    "none were given (embodied_g_co2eq_per_1k)."
+)
+
+
+@dataclasses.dataclass
+class StepFigures:
+    """Energy and carbon of one step, or ``ran=False`` when its Metrics were not given."""
+
+    name: str
+    label: str
+    ran: bool
+    energy: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class RunFigures:
+    """Everything the report shows; ``None`` marks a part whose input was not given.
+
+    ``gate`` and ``deployment`` are what the report shows of the blessing and the
+    deployment record (``gate["checks"]`` is ``None`` when only the gate's metrics were
+    given); ``outcome`` is the run's decision and headline figures.
+    """
+
+    steps: list[StepFigures]
+    energy_kwh_total: float
+    emissions_kg_co2eq_total: float
+    duration_s_total: float
+    carbon_intensity_g_per_kwh: Optional[float]
+    energy_method: str
+    country_iso_code: str
+    region: str
+    compression: Optional[dict[str, float]]
+    fairness_gaps: Optional[list[dict[str, Any]]]
+    fairness_overall: Optional[dict[str, float]]
+    gate: Optional[dict[str, Any]]
+    deployment: Optional[dict[str, Any]]
+    outcome: RunOutcome
+    sci: dict[str, Any]
+
+    @property
+    def worst_fairness_gap(self) -> Optional[float]:
+        """The largest fairness gap of the evaluated model, when fairness was given."""
+        return self.outcome.worst_fairness_gap
+
+    def metrics(self) -> dict[str, float]:
+        """Returns the headline numbers for the ``Metrics`` output (unavailable ones left out)."""
+        out = {
+            "energy_kwh_total": self.energy_kwh_total,
+            "emissions_kg_co2eq_total": self.emissions_kg_co2eq_total,
+            "steps_reported": float(sum(s.ran for s in self.steps)),
+        }
+        o = self.outcome
+        if o.approved is not None:
+            out["approved"] = float(o.approved)
+        if o.deployed is not None:
+            out["deployed"] = float(o.deployed)
+            out["deployed_version"] = float(o.deployed_version or 0)
+        for name in ("size_ratio", "latency_speedup", "worst_fairness_gap"):
+            if getattr(o, name) is not None:
+                out[name] = getattr(o, name)
+        if self.sci.get("sci_g_co2eq_per_1k_predictions") is not None:
+            out["sci_g_co2eq_per_1k_predictions"] = self.sci["sci_g_co2eq_per_1k_predictions"]
+        return {k: float(v) for k, v in out.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns every figure, JSON-ready (no NaN)."""
+        record = dataclasses.asdict(self)
+        record["metrics"] = self.metrics()
+        return record
+
+
+def _numbers(name: str, metadata: Any) -> Optional[dict[str, float]]:
+    """Checks one input's metadata and keeps its finite numbers."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise InputError(f"{name}: metrics must be a dict, got {type(metadata).__name__}")
+    out = {}
+    for key, value in metadata.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if key in ENERGY_KEYS and (math.isnan(value) or value < 0):
+            raise InputError(f"{name}: {key} must be a number >= 0, got {value!r}")
+        if math.isfinite(value):
+            out[str(key)] = float(value)
+    return out
+
+
+def _blessing(
+    blessing: Any, gate_numbers: Optional[dict[str, float]]
+) -> tuple[Optional[BlessingRecord], Optional[dict[str, Any]]]:
+    """The blessing (from its record, else the gate's metrics) and what the report shows."""
+    if blessing is not None:
+        record = BlessingRecord.from_dict(blessing)
+        checks = [c.to_dict() for c in record.checks]
+        return record, {"approved": record.approved, "reasons": record.reasons, "checks": checks}
+    if gate_numbers and "approved" in gate_numbers:
+        record = BlessingRecord(approved=gate_numbers["approved"] >= 0.5)
+        return record, {"approved": record.approved, "reasons": [], "checks": None}
+    return None, None
+
+
+def _deployment(record: Any, numbers: Optional[dict[str, float]]) -> Optional[DeploymentRecord]:
+    """The deployment record, else what deploy_model's metrics say of it."""
+    if record is not None:
+        return DeploymentRecord.from_dict(record)
+    if numbers and "deployed" in numbers:
+        return DeploymentRecord(
+            deployed=numbers["deployed"] >= 0.5,
+            version=int(numbers.get("version", 0)),
+            live=numbers.get("live", 0.0) >= 0.5,
+        )
+    return None
+
+
+def _fairness_gaps(numbers: dict[str, float]) -> list[dict[str, Any]]:
+    """Every gap of the evaluated model, with its baseline, change and ratio when given."""
+    gaps = []
+    for key, value in numbers.items():
+        parsed = parse_fairness_key(key)
+        if parsed is None or not parsed.is_metric or parsed.kind != GAP:
+            continue
+        gaps.append(
+            {
+                "feature": parsed.feature,
+                "threshold": parsed.threshold,
+                "metric": parsed.metric,
+                "gap": value,
+                "baseline_gap": numbers.get(str(parsed.replace(role=BASELINE))),
+                "delta": numbers.get(str(parsed.replace(role=DELTA))),
+                "ratio": numbers.get(str(parsed.replace(kind=RATIO))),
+            }
+        )
+    return sorted(gaps, key=lambda g: (g["feature"], g["threshold"], g["metric"]))
+
+
+def _strings(records: list[Optional[Mapping[str, Any]]], key: str) -> list[str]:
+    values = []
+    for record in records:
+        value = str((record or {}).get(key) or "")
+        if value and value not in values:
+            values.append(value)
+    return values
+
+
+def build_run_figures(
+    inputs: Mapping[str, Any],
+    blessing: Any = None,
+    deployment: Any = None,
+    embodied_g_co2eq_per_1k: float = -1.0,
+) -> RunFigures:
+    """Gathers the figures of a run from the steps' metrics and records.
+
+    Args:
+        inputs: Metrics metadata of each step by the names of :data:`STEPS`; a missing
+            name or ``None`` means the step did not run (or was not wired in).
+        blessing: The gate's blessing record (``approved``, ``reasons``, ``checks``, and
+            the gate's energy method and grid), or ``None``.
+        deployment: The deploy record (``deployed``, ``version``, ``pushed_uri``, ...),
+            or ``None``.
+        embodied_g_co2eq_per_1k: Embodied emissions of serving per 1,000 predictions, in
+            g CO2eq; negative means not given.
+
+    Returns:
+        The figures.
+
+    Raises:
+        InputError: When an input is not a dict, an energy figure is negative or NaN, a
+            record lacks its boolean ``approved``/``deployed``, or ``inputs`` names an
+            unknown step.
+    """
+    if not isinstance(inputs, Mapping):
+        raise InputError(f"inputs must be a dict of step metrics, got {type(inputs).__name__}")
+    unknown = sorted(set(inputs) - {name for name, _ in STEPS})
+    if unknown:
+        raise InputError(f"unknown step(s) {unknown}; expected some of {[n for n, _ in STEPS]}")
+    embodied = float(embodied_g_co2eq_per_1k)
+    if math.isnan(embodied):
+        raise InputError("embodied_g_co2eq_per_1k must be a number (negative: not given)")
+    numbers = {name: _numbers(f"{name}_metrics", inputs.get(name)) for name, _ in STEPS}
+    blessing_record, gate = _blessing(blessing, numbers["gate"])
+    deployment_record = _deployment(deployment, numbers["deployment"])
+
+    steps = [
+        StepFigures(
+            name,
+            label,
+            numbers[name] is not None,
+            {k: numbers[name][k] for k in ENERGY_KEYS if k in numbers[name]}
+            if numbers[name] is not None
+            else {},
+        )
+        for name, label in STEPS
+    ]
+    energy = sum(s.energy.get("energy_kwh", 0.0) for s in steps)
+    emissions = sum(s.energy.get("emissions_kg_co2eq", 0.0) for s in steps)
+    duration = sum(s.energy.get("duration_s", 0.0) for s in steps)
+    intensity = 1000.0 * emissions / energy if energy > 0 else None
+
+    compression = numbers["compression"]
+    fairness = numbers["fairness"]
+    overall = None
+    if fairness is not None:
+        overall = {
+            k: fairness[k]
+            for key in QUALITY_KEYS
+            for k in (key, with_role(BASELINE, key))
+            if k in fairness
+        }
+
+    records = [blessing, deployment]
+    return RunFigures(
+        steps=steps,
+        energy_kwh_total=energy,
+        emissions_kg_co2eq_total=emissions,
+        duration_s_total=duration,
+        carbon_intensity_g_per_kwh=intensity,
+        energy_method=", ".join(_strings(records, "energy_method")) or "see each step",
+        country_iso_code=", ".join(_strings(records, "country_iso_code")),
+        region=", ".join(_strings(records, "region")),
+        compression=compression,
+        fairness_gaps=_fairness_gaps(fairness) if fairness is not None else None,
+        fairness_overall=overall,
+        gate=gate,
+        deployment=deployment_record.metadata() if deployment_record else None,
+        outcome=RunOutcome.from_records(blessing_record, deployment_record, compression, fairness),
+        sci=software_carbon_intensity(compression, intensity, embodied),
+    )
+
+
+def software_carbon_intensity(
+    compression: Optional[Mapping[str, float]],
+    run_intensity: Optional[float],
+    embodied_g_co2eq_per_1k: float = -1.0,
+) -> dict[str, Any]:
+    """SCI of serving per 1,000 predictions: operational energy x intensity (+ embodied).
+
+    The operational energy is compress_model's measured inference energy of the
+    compressed model per 1,000 predictions; the intensity is the grid intensity of that
+    step, else the run's average (total emissions / total energy).
+
+    Args:
+        compression: compress_model's metrics, or ``None``.
+        run_intensity: The run's average carbon intensity, g CO2eq per kWh, if known.
+        embodied_g_co2eq_per_1k: Embodied part in g CO2eq per 1,000 predictions;
+            negative means not given (then it is not included).
+
+    Returns:
+        ``energy_kwh_per_1k``, ``carbon_intensity_g_per_kwh``, ``intensity_source``,
+        ``operational_g_co2eq_per_1k``, ``embodied_g_co2eq_per_1k`` (``None`` when not
+        given), ``sci_g_co2eq_per_1k_predictions`` (``None`` when not computable) and
+        ``note``.
+    """
+    embodied = embodied_g_co2eq_per_1k if embodied_g_co2eq_per_1k >= 0 else None
+    out: dict[str, Any] = {
+        "energy_kwh_per_1k": None,
+        "carbon_intensity_g_per_kwh": None,
+        "intensity_source": "",
+        "operational_g_co2eq_per_1k": None,
+        "embodied_g_co2eq_per_1k": embodied,
+        "sci_g_co2eq_per_1k_predictions": None,
+        "note": "",
+    }
+    energy = (compression or {}).get(COMPRESSED_INFERENCE_ENERGY)
+    if energy is None:
+        out["note"] = (
+            f"not computed: compress_model's {COMPRESSED_INFERENCE_ENERGY} "
+            "was not given (compression not run)"
+        )
+        return out
+    if (compression or {}).get("carbon_intensity_g_per_kwh", 0.0) > 0:
+        intensity, source = compression["carbon_intensity_g_per_kwh"], "compress_model's grid"
+    elif run_intensity is not None:
+        intensity, source = run_intensity, "the run's average (emissions / energy)"
+    else:
+        out["note"] = "not computed: no carbon intensity is known"
+        return out
+    operational = energy * intensity
+    out.update(
+        energy_kwh_per_1k=energy,
+        carbon_intensity_g_per_kwh=intensity,
+        intensity_source=source,
+        operational_g_co2eq_per_1k=operational,
+        sci_g_co2eq_per_1k_predictions=operational + (embodied or 0.0),
+        note=(
+            "The SCI includes operational and embodied emissions."
+            if embodied is not None
+            else "The SCI is operational only. " + EMBODIED_NOT_INCLUDED
+        ),
+    )
+    return out
+
+
+def read_record(metadata: Mapping[str, Any], path: str, required: str) -> Optional[dict]:
+    """An artifact's record: its metadata when it holds ``required``, else its JSON file.
+
+    Args:
+        metadata: The artifact's metadata.
+        path: The artifact's local path (the JSON file written by the producing step).
+        required: The key that marks a complete record (``approved``, ``deployed``).
+
+    Returns:
+        The record (the metadata's energy strings kept), or the metadata as it is when
+        neither holds the key (then :func:`build_run_figures` says what is missing).
+    """
+    record = dict(metadata)
+    if required not in record and path and os.path.isfile(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                loaded = json.load(f)
+        except (OSError, ValueError) as err:
+            raise InputError(f"{path}: not a JSON record ({err})") from err
+        if isinstance(loaded, dict):
+            record = {**loaded, **record}
+    return record
