@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.energy import (
@@ -77,3 +77,34 @@ def record_energy(reading: EnergyReading, metrics: Any, artifact: Any) -> None:
     for name, value in reading.metrics().items():
         metrics.log_metric(name, value)
     artifact.metadata.update(reading.metadata())
+
+
+def step_dir(metrics: Any) -> str:
+    """The step's own output folder: where codecarbon's files of a metered step go."""
+    return os.path.dirname(metrics.path)
+
+
+def publish(
+    metrics: Any,
+    reading: EnergyReading,
+    artifact: Any,
+    figures: Mapping[str, float] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    """Publishes a step's results the same way in every component wrapper.
+
+    Numbers go to ``metrics`` (the KFP UI shows each as a row), the energy reading to
+    ``metrics`` and ``artifact.metadata``, and ``metadata`` to the step's main artifact.
+
+    Args:
+        metrics: The step's ``Metrics`` output.
+        reading: The filled energy reading of the step's work.
+        artifact: The step's main output artifact.
+        figures: Numeric figures of the outcome.
+        metadata: Facts to record on ``artifact``.
+    """
+    for name, value in (figures or {}).items():
+        metrics.log_metric(name, float(value))
+    record_energy(reading, metrics, artifact)
+    if metadata:
+        artifact.metadata.update(metadata)

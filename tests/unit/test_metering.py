@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from greenkfp.components._shared.metering import metered_step, record_energy
+from greenkfp.components._shared.metering import metered_step, publish, record_energy, step_dir
 
 
 class FakeMetrics:
@@ -49,3 +49,18 @@ def test_files_are_kept_when_the_work_fails(tmp_path):
             raise RuntimeError("boom")
     assert reading.duration_s > 0
     assert (out / "codecarbon" / "emissions.csv").exists()
+
+
+def test_publish_logs_figures_energy_and_metadata_on_real_kfp_artifacts(tmp_path):
+    from kfp import dsl
+
+    metrics = dsl.Metrics(name="metrics", uri=str(tmp_path / "step" / "metrics"), metadata={})
+    model = dsl.Model(name="model", uri=str(tmp_path / "step" / "model"), metadata={})
+    with metered_step(step_dir(metrics), country_iso_code="FRA") as reading:
+        busy(0.2)
+    publish(metrics, reading, model, {"auc": 0.8, "rows": 3}, {"label_column": "risk"})
+    assert metrics.metadata["auc"] == 0.8 and metrics.metadata["rows"] == 3.0
+    assert metrics.metadata["energy_kwh"] > 0 and metrics.metadata["duration_s"] >= 0.2
+    assert all(isinstance(v, float) for v in metrics.metadata.values())
+    assert model.metadata["label_column"] == "risk" and model.metadata["country_iso_code"] == "FRA"
+    assert (tmp_path / "step" / "codecarbon" / "emissions.csv").exists()
