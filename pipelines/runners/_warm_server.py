@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import select
 import socket
 import sys
 import tempfile
@@ -92,34 +93,68 @@ def _child(connection: socket.socket, request: dict) -> None:
         os._exit(code)
 
 
+def _preload(name: str) -> None:
+    try:
+        __import__(name)
+    except ImportError:
+        pass  # a task that needs it fails in its own process, with its own message
+
+
+def _start(connection: socket.socket, server: socket.socket) -> int | None:
+    """Reads a request and forks its task; None when the request says stop."""
+    line = connection.makefile("rb").readline()
+    if not line:
+        return None
+    request = json.loads(line)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        server.close()
+        _child(connection, request)
+    return pid
+
+
 def serve(socket_path: str) -> None:
-    """Preloads the stack, then serves tasks one at a time until the client disconnects."""
+    """Preloads the stack while serving tasks, one at a time, until told to stop.
+
+    The socket listens from the start, and the preloading goes on between tasks and while
+    a task runs (the task is another process): the first step does not wait for
+    TensorFlow. A task that comes before a module is preloaded imports it itself.
+    """
     os.environ["_KFP_RUNTIME"] = "true"
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except ImportError:
-            pass  # a task that needs it fails in its own process, with its own message
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path + ".tmp")
-    os.rename(socket_path + ".tmp", socket_path)  # the client waits for this name: ready
     server.listen(1)
-    while True:
-        connection, _ = server.accept()
-        with connection:
-            line = connection.makefile("rb").readline()
-            if not line:
-                return  # the client's way of saying stop
-            request = json.loads(line)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:
-                server.close()
-                _child(connection, request)
-            _, status = os.waitpid(pid, 0)
-            code = os.waitstatus_to_exitcode(status)
-            connection.sendall(f"\n{EXIT_MARKER} {code}\n".encode())
+    os.rename(socket_path + ".tmp", socket_path)  # the client waits for this name: ready
+    to_preload = list(PRELOAD)
+    running: tuple[int, socket.socket] | None = None
+    stopping = False
+    while running or not stopping:
+        if running:
+            pid, connection = running
+            done, status = os.waitpid(pid, os.WNOHANG if to_preload else 0)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                connection.sendall(f"\n{EXIT_MARKER} {code}\n".encode())
+                connection.close()
+                running = None
+            elif to_preload:
+                _preload(to_preload.pop(0))
+            continue
+        if stopping:
+            break
+        wait = 0 if to_preload else None
+        if select.select([server], [], [], wait)[0]:
+            connection, _ = server.accept()
+            pid = _start(connection, server)
+            if pid is None:
+                connection.close()
+                stopping = True
+            else:
+                running = (pid, connection)
+        elif to_preload:
+            _preload(to_preload.pop(0))
 
 
 if __name__ == "__main__":
