@@ -6,10 +6,11 @@ step forks from one process that has imported the runtime stack: ``runners/warm.
 
 Per step:
     * ``wall_s``: the local runner's time from launching the step to its end;
-    * ``work_s``: the step's metered work (codecarbon's ``duration_s`` of the block that
-      the component meters: its logic, lazy imports of that logic included);
-    * ``fixed_s = wall_s - work_s``: process start, imports before the work, starting the
-      meter, writing outputs.
+    * ``work_s``: the step's metered work in the warm run (codecarbon's ``duration_s`` of
+      the block the component meters). Warm, that block holds the work alone; cold, it
+      also holds the imports the logic makes lazily, so the warm figure is the work;
+    * ``fixed_s = wall_s - work_s`` for each run: process start, imports, starting the
+      meter, writing outputs, and waiting for the fork server.
 
 The last line printed is one JSON object::
 
@@ -53,12 +54,12 @@ def run_demo(output_dir: Path, cold: bool) -> dict:
     return summary
 
 
-def step_table(summary: dict) -> list[dict]:
-    """Per step: wall, metered work and the fixed cost between them, in seconds."""
+def step_table(summary: dict, work_s: dict[str, float]) -> list[dict]:
+    """Per step: wall, work and the fixed cost between them, in seconds."""
     rows = []
     for step in summary["steps"]:
         wall = float(step["duration_s"])
-        work = float(step["energy"].get("duration_s", 0.0))
+        work = work_s[step["name"]]
         rows.append(
             {
                 "step": step["name"],
@@ -79,7 +80,8 @@ def main() -> None:
         root = Path(args.runs_dir or tmp)
         cold = run_demo(root / "cold", cold=True)
         warm = run_demo(root / "warm", cold=False)
-    cold_rows, warm_rows = step_table(cold), step_table(warm)
+    work_s = {step["name"]: float(step["energy"]["duration_s"]) for step in warm["steps"]}
+    cold_rows, warm_rows = step_table(cold, work_s), step_table(warm, work_s)
     print(f"{'step':<26}{'cold wall':>10}{'fixed':>8}{'warm wall':>11}{'fixed':>8}{'work':>8}")
     for c, w in zip(cold_rows, warm_rows):
         print(
