@@ -271,7 +271,7 @@ def build_run_figures(
         fairness_gaps=_fairness_gaps(fairness) if fairness is not None else None,
         fairness_overall=overall,
         gate=gate,
-        deployment=deployment_record.metadata() if deployment_record else None,
+        deployment=deployment_record.metadata if deployment_record else None,
         outcome=RunOutcome.from_records(blessing_record, deployment_record, compression, fairness),
         sci=software_carbon_intensity(compression, intensity, embodied),
     )
