@@ -109,8 +109,8 @@ def run(
         output_path: The folder TFMA writes (local path or ``gs://`` URI).
         beam_pipeline_args: Beam pipeline options, e.g. ``["--runner=DataflowRunner",
             "--project=...", ...]`` or ``["--direct_num_workers=4",
-            "--direct_running_mode=multi_processing"]``; empty runs
-            ``tfma.analyze_raw_data`` on the in-memory DirectRunner.
+            "--direct_running_mode=multi_processing"]``; without ``--runner``, Beam's
+            DirectRunner (see :func:`beam_options`).
 
     Returns:
         TFMA's ``EvalResult``, loaded back from ``output_path``.
@@ -123,6 +123,19 @@ def run(
         return _run(frame, config, output_path, beam_pipeline_args)
 
 
+def beam_options(beam_pipeline_args: Sequence[str]) -> list[str]:
+    """The user's Beam options, with the DirectRunner unless they name a runner.
+
+    Beam 2.72's default runner (Prism) downloads its binary from GitHub at run time: a
+    cluster without internet access would fail or wait, so the in-process DirectRunner is
+    the default here, as it was for ``tfma.analyze_raw_data`` before Beam changed it.
+    """
+    args = list(beam_pipeline_args)
+    if not any(a == "--runner" or a.startswith("--runner=") for a in args):
+        args.insert(0, "--runner=DirectRunner")
+    return args
+
+
 def _run(
     frame: pd.DataFrame,
     config: tfma.EvalConfig,
@@ -130,13 +143,9 @@ def _run(
     beam_pipeline_args: Sequence[str],
 ) -> tfma.EvalResult:
     ensure_legacy_keras()  # TFMA imports TensorFlow
-    import tensorflow_model_analysis as tfma
-
-    if not beam_pipeline_args:
-        return tfma.analyze_raw_data(frame, config, output_path=output_path)
-
     import apache_beam as beam
     import pyarrow as pa
+    import tensorflow_model_analysis as tfma
     from apache_beam.options.pipeline_options import PipelineOptions
     from tfx_bsl.arrow import table_util
 
@@ -146,7 +155,7 @@ def _run(
         )
         for i in range(0, len(frame), RECORD_BATCH_ROWS)
     ]
-    with beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args))) as pipeline:
+    with beam.Pipeline(options=PipelineOptions(beam_options(beam_pipeline_args))) as pipeline:
         _ = (
             pipeline
             | "RecordBatches" >> beam.Create(batches, reshuffle=False)

@@ -315,3 +315,17 @@ def test_fairness_json_holds_every_slice(model_run):
     old = "age=>=60"
     if int((eval_df.age >= 60).sum()) < MIN_SLICE:
         assert old in data["excluded"]
+
+
+def test_beam_runs_in_process_unless_a_runner_is_named():
+    from greenkfp.components.fairness.tfma_eval import beam_options
+
+    # Beam 2.72's default runner (Prism) downloads a binary at run time.
+    assert beam_options([]) == ["--runner=DirectRunner"]
+    assert beam_options(["--direct_num_workers=2"]) == [
+        "--runner=DirectRunner",
+        "--direct_num_workers=2",
+    ]
+    dataflow = ["--runner=DataflowRunner", "--project=p"]
+    assert beam_options(dataflow) == dataflow
+    assert beam_options(["--runner", "FlinkRunner"]) == ["--runner", "FlinkRunner"]
