@@ -103,6 +103,11 @@ def energy_rows(energy: Mapping[str, object]) -> list[tuple[str, object]]:
     ]
 
 
+def energy_table(energy: Mapping[str, object]) -> str:
+    """Returns a step's energy reading as a two-column table (:func:`energy_rows`)."""
+    return table(["", ""], energy_rows(energy))
+
+
 def bar_chart(
     labels: Sequence[str],
     values: Sequence[float],
