@@ -9,13 +9,15 @@ VENV := .venv
 STAMP := $(VENV)/.greenkfp-synced
 LOCKS := build/requirements.lock build/requirements-dev.lock
 
-.PHONY: demo test lint format compile lock clean help chromium
+.PHONY: demo test lint format compile lock clean help chromium image image-check image-lock
 
 help:
 	@echo "make demo     run the whole pipeline locally on the embedded data"
 	@echo "make test     lint, then the whole test suite"
 	@echo "make compile  rewrite build/ YAML and components/REFERENCE.md"
 	@echo "make lock     re-resolve the locks from build/requirements*.in"
+	@echo "make image    build the component image IMAGE with docker or podman"
+	@echo "make image-check  run every component in IMAGE as KFP does (minutes)"
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -70,6 +72,28 @@ lock: $(UV)
 		--python-platform x86_64-manylinux_2_28 -o build/requirements.lock
 	$(UV) pip compile --quiet build/requirements-dev.in --generate-hashes --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 -o build/requirements-dev.lock
+
+# The component image (build/README.md). Not part of `make test`: it needs docker or podman
+# and takes many minutes. PIP_CA: a CA bundle pip trusts at build time only (a build secret);
+# by default the one the host's pip uses through PIP_CERT, if any.
+IMAGE ?= ghcr.io/greenkfp/greenkfp:0.1.0
+BASE_IMAGE ?= python:3.11-slim-bookworm
+CONTAINER ?= $(shell if docker info >/dev/null 2>&1; then echo docker; \
+	elif command -v podman >/dev/null 2>&1; then echo podman; else echo docker; fi)
+PIP_CA ?= $(PIP_CERT)
+IMAGE_BUILD_FLAGS ?=
+comma := ,
+
+image:
+	$(CONTAINER) build -f build/Dockerfile -t $(IMAGE) --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+		$(if $(PIP_CA),--secret id=pip_ca$(comma)src=$(PIP_CA)) $(IMAGE_BUILD_FLAGS) .
+
+image-check: $(STAMP)
+	$(VENV)/bin/python build/image_check.py $(IMAGE) --engine $(CONTAINER)
+
+image-lock: $(UV)
+	$(UV) pip compile --quiet build/requirements-build.in --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -o build/requirements-build.lock
 
 clean:
 	rm -rf $(VENV) .tools runs .pytest_cache .ruff_cache

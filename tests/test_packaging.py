@@ -42,11 +42,21 @@ def test_lock_has_design_pins_with_hashes():
 def test_dockerfile_installs_the_test_lock():
     dockerfile = (REPO / "build" / "Dockerfile").read_text()
     makefile = (REPO / "Makefile").read_text()
-    assert dockerfile.startswith("#") and "FROM python:3.11-slim-bookworm" in dockerfile
-    assert "COPY build/requirements.lock " in dockerfile
-    assert re.search(r"pip install .*--require-hashes.*-r /tmp/requirements.lock", dockerfile)
-    assert "ENV" in dockerfile and "TF_USE_LEGACY_KERAS=1" in dockerfile
-    user = re.findall(r"^USER (\S+)", dockerfile, re.M)
+    assert dockerfile.startswith("#")
+    # python:3.11-slim-bookworm unless `--build-arg BASE_IMAGE=...`, in every stage.
+    assert re.search(r"^ARG BASE_IMAGE=python:3.11-slim-bookworm$", dockerfile, re.M)
+    _, builder, final = re.split(r"^FROM ", dockerfile, flags=re.M)
+    assert builder.startswith("${BASE_IMAGE} AS builder\n") and final.startswith("${BASE_IMAGE}\n")
+    # The builder fetches exactly the lock, every download checked against its hashes...
+    assert "COPY build/requirements.lock /tmp/requirements.lock" in builder
+    assert re.search(
+        r"pip wheel --require-hashes --no-deps .*\s+-r /tmp/requirements.lock", builder
+    )
+    # ...and the final stage installs only those wheels, hashes checked, with nothing copied in.
+    assert re.search(r"pip\" install .*--no-index .*\s+--require-hashes --no-deps", final)
+    assert "COPY" not in final and "g++" not in final
+    assert "ENV" in final and "TF_USE_LEGACY_KERAS=1" in final
+    user = re.findall(r"^USER (\S+)", final, re.M)
     assert user and user[-1] not in ("root", "0")
     # The tests' environment is synced to the very same file.
     assert re.search(r"^LOCKS := build/requirements.lock ", makefile, re.M)

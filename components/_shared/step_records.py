@@ -10,6 +10,7 @@ read both and reduce a run to its :class:`RunOutcome`. The keys of the figures a
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from typing import Any, ClassVar, Iterable, Mapping, Optional
 
@@ -112,8 +113,13 @@ class _Record:
         """Returns the whole record, JSON-ready."""
         return dataclasses.asdict(self)
 
+    def to_json(self) -> str:
+        """Returns the whole record as the JSON text of the step's artifact file."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @property
     def metadata(self) -> dict[str, Any]:
-        """Returns the fields of :attr:`METADATA_KEYS`, for the artifact's metadata."""
+        """The fields of :attr:`METADATA_KEYS`, for the artifact's metadata."""
         record = self.to_dict()
         return {key: record[key] for key in self.METADATA_KEYS}
 
@@ -150,6 +156,22 @@ class BlessingRecord(_Record):
         "policy",
     )
     """The fields the blessing artifact's metadata holds; its JSON file holds them all."""
+
+    @property
+    def figures(self) -> dict[str, float]:
+        """What ``evaluate_gate`` logs to its Metrics: ``approved`` (1/0) and the check counts."""
+        return {
+            "approved": float(self.approved),
+            "checks_passed": float(sum(c.verdict == PASS for c in self.checks)),
+            "checks_failed": float(sum(c.verdict == FAIL for c in self.checks)),
+        }
+
+    @classmethod
+    def from_figures(cls, figures: Mapping[str, float]) -> Optional[BlessingRecord]:
+        """The decision that ``evaluate_gate``'s Metrics tell (no checks); None without it."""
+        if "approved" not in figures:
+            return None
+        return cls(approved=figures["approved"] >= 0.5)
 
     def input_metrics(self, source: str) -> Optional[dict[str, Any]]:
         """The metrics the gate read from ``source``, or None when it was not given."""
@@ -233,6 +255,30 @@ class DeploymentRecord(_Record):
         "reasons",
     )
     """The fields the deployment artifact's metadata holds; its JSON file holds them all."""
+
+    @property
+    def figures(self) -> dict[str, float]:
+        """What ``deploy_model`` logs to its Metrics; ``canary_*`` after a canary check."""
+        figures = {
+            "deployed": float(self.deployed),
+            "version": float(self.version),
+            "live": float(self.live),
+        }
+        for key in ("rows", "max_abs_diff"):
+            if key in self.canary:
+                figures[f"canary_{key}"] = float(self.canary[key])
+        return figures
+
+    @classmethod
+    def from_figures(cls, figures: Mapping[str, float]) -> Optional[DeploymentRecord]:
+        """What ``deploy_model``'s Metrics tell of the record; None without ``deployed``."""
+        if "deployed" not in figures:
+            return None
+        return cls(
+            deployed=figures["deployed"] >= 0.5,
+            version=int(figures.get("version", 0)),
+            live=figures.get("live", 0.0) >= 0.5,
+        )
 
     @staticmethod
     def holds_one(data: Any) -> bool:

@@ -50,11 +50,12 @@ def evaluate_gate(
     Returns:
         approved: Whether every check passed.
     """
-    import os
     from collections import namedtuple
 
-    from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components.deployment import task
+    from greenkfp.components._shared import io as uri_io
+    from greenkfp.components._shared.metering import metered_step, publish, step_dir
+    from greenkfp.components.deployment.gate_task import run_evaluate_gate
+    from greenkfp.components.deployment.report import render_evaluate_gate
 
     inputs = {
         name: (artifact.uri, dict(artifact.metadata)) if artifact is not None else None
@@ -64,19 +65,15 @@ def evaluate_gate(
             ("fairness", fairness_metrics),
         ]
     }
-    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        result = task.run_gate(policy, inputs, registry_uri, model_name)
-        task.write_gate_outputs(result, blessing.path, summary.path, model_name)
-    record = result.to_dict()
-    blessing.metadata.update(
-        {k: record[k] for k in ("approved", "reasons", "checks", "candidate_metrics", "policy")}
-    )
-    metrics.log_metric("approved", float(result.approved))
-    metrics.log_metric("checks_passed", float(sum(c.verdict == "pass" for c in result.checks)))
-    metrics.log_metric("checks_failed", float(sum(c.verdict == "fail" for c in result.checks)))
-    record_energy(energy, metrics, blessing)
-    print(f"gate: {'APPROVED' if result.approved else 'REFUSED'}; " + "; ".join(result.reasons))
-    return namedtuple("Outputs", ["approved"])(bool(result.approved))
+    with metered_step(step_dir(metrics), country_iso_code, region) as energy:
+        outcome = run_evaluate_gate(
+            policy_text=policy, inputs=inputs, registry_uri=registry_uri, model_name=model_name
+        )
+    uri_io.write_bytes(summary.path, render_evaluate_gate(outcome, energy.to_dict()).encode())
+    uri_io.write_bytes(blessing.path, outcome.record().to_json().encode())
+    publish(metrics, energy, blessing, outcome.figures, outcome.metadata)
+    print(f"gate: {'APPROVED' if outcome.approved else 'REFUSED'}; " + "; ".join(outcome.reasons))
+    return namedtuple("Outputs", ["approved"])(bool(outcome.approved))
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -139,16 +136,21 @@ def deploy_model(
     import os
     from collections import namedtuple
 
-    from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components.deployment import task
+    from greenkfp.components._shared import io as uri_io
+    from greenkfp.components._shared.metering import metered_step, publish, step_dir
+    from greenkfp.components.deployment.deploy_task import run_deploy_model
+    from greenkfp.components.deployment.report import (
+        render_deploy_model,
+        render_inference_service,
+    )
 
-    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        outcome = task.run_deploy(
-            model.path,
-            blessing.path,
-            eval_dataset.path,
-            registry_uri or os.path.join(os.path.dirname(deployment.path), "registry"),
-            model_name,
+    with metered_step(step_dir(metrics), country_iso_code, region) as energy:
+        outcome = run_deploy_model(
+            model_dir=model.path,
+            blessing_path=blessing.path,
+            eval_path=eval_dataset.path,
+            registry_uri=registry_uri or os.path.join(os.path.dirname(deployment.path), "registry"),
+            model_name=model_name,
             canary_rows=canary_rows,
             canary_tolerance=canary_tolerance,
             intended_use=intended_use,
@@ -157,19 +159,11 @@ def deploy_model(
             apply=apply,
             uris={"model": model.uri, "eval_data": eval_dataset.uri, "blessing": blessing.uri},
         )
-        task.write_deploy_outputs(outcome, deployment.path, inference_service.path, summary.path)
-    record = outcome.to_dict()
-    deployment.metadata.update(
-        {k: record[k] for k in ("deployed", "version", "pushed_uri", "live", "reasons")}
-    )
+    uri_io.write_bytes(summary.path, render_deploy_model(outcome, energy.to_dict()).encode())
+    uri_io.write_bytes(deployment.path, outcome.to_json().encode())
+    uri_io.write_bytes(inference_service.path, render_inference_service(outcome).encode())
     inference_service.metadata.update({"deployed": outcome.deployed, "version": outcome.version})
-    metrics.log_metric("deployed", float(outcome.deployed))
-    metrics.log_metric("version", float(outcome.version))
-    metrics.log_metric("live", float(outcome.live))
-    for key in ("rows", "max_abs_diff"):
-        if key in outcome.canary:
-            metrics.log_metric(f"canary_{key}", float(outcome.canary[key]))
-    record_energy(energy, metrics, deployment)
+    publish(metrics, energy, deployment, outcome.figures, outcome.metadata)
     print(f"deploy: {'version ' + str(outcome.version) if outcome.deployed else 'not deployed'}")
     Outputs = namedtuple("Outputs", ["deployed", "version", "pushed_uri"])
     return Outputs(bool(outcome.deployed), int(outcome.version), outcome.pushed_uri)

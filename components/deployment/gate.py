@@ -63,7 +63,17 @@ class LiveModel:
 
 @dataclass
 class GateResult:
-    """The gate's decision and everything that led to it."""
+    """The gate's decision and everything that led to it.
+
+    Attributes:
+        approved: Whether no check failed.
+        checks: Every check with its value, threshold and verdict.
+        candidate_metrics: The candidate's ``auc``/``accuracy`` and where each came from.
+        policy: The effective policy, defaults filled in.
+        live: The live version compared with, or None.
+        inputs: Per source given, its ``uri`` and the ``metrics`` read.
+        model_name: The model's name, for the summary (``""`` when none was given).
+    """
 
     approved: bool
     checks: list[Check]
@@ -71,11 +81,22 @@ class GateResult:
     policy: dict[str, Any]
     live: Optional[LiveModel] = None
     inputs: dict[str, Any] = field(default_factory=dict)
+    model_name: str = ""
 
     @property
     def reasons(self) -> list[str]:
         """Failed checks, one line each (empty when approved)."""
         return [c.reason() for c in self.checks if c.verdict == FAIL]
+
+    @property
+    def figures(self) -> dict[str, float]:
+        """The numbers for the step's Metrics (``BlessingRecord.figures``)."""
+        return self.record().figures
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The blessing artifact's metadata (``BlessingRecord.METADATA_KEYS``)."""
+        return self.record().metadata
 
     def record(self) -> BlessingRecord:
         """Returns the blessing record that ``evaluate_gate`` writes."""
@@ -263,39 +284,3 @@ def evaluate(
         policy=policy.to_dict(),
         live=live,
     )
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return "NaN" if math.isnan(value) else f"{value:.6g}"
-    return str(value).replace("|", "\\|")
-
-
-def to_markdown(result: GateResult, model_name: str = "") -> str:
-    """Returns the reviewer's summary: the decision, every check, and the inputs read."""
-    verdict = "APPROVED" if result.approved else "REFUSED"
-    title = f"# Deployment gate: {verdict}" + (f" ({model_name})" if model_name else "")
-    lines = [title, ""]
-    if result.reasons:
-        lines += ["**Refused because:**", ""] + [f"- {r}" for r in result.reasons] + [""]
-    lines += [
-        "| check | metric read | value | threshold | verdict |",
-        "|---|---|---:|---:|---|",
-    ]
-    for c in result.checks:
-        mark = {PASS: "pass", FAIL: "**FAIL**", SKIPPED: "skipped"}[c.verdict]
-        threshold = f"{c.comparison} {_cell(c.threshold)}"
-        lines.append(
-            f"| {_cell(c.name)} | {_cell(c.metric or c.detail)} | {_cell(c.value)} | "
-            f"{threshold} | {mark} |"
-        )
-    lines.append("")
-    if result.live:
-        lines.append(f"Live model: version {result.live.version} at {result.live.uri}.")
-    given = [s for s in SOURCES if result.inputs.get(s)]
-    lines.append(f"Metrics read from: {', '.join(given) or 'none'}.")
-    for metric, info in result.candidate_metrics.items():
-        lines.append(f"Candidate {metric}: {_cell(info['value'])} ({info['source']}).")
-    return "\n".join(lines) + "\n"

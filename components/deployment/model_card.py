@@ -44,7 +44,7 @@ class CardFacts:
     version: int
     version_uri: str
     pushed_at: str
-    blessing: Mapping[str, Any]
+    blessing: BlessingRecord
     model_metadata: Mapping[str, Any] = field(default_factory=dict)
     model_files: Sequence[str] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -115,7 +115,7 @@ def _fairness_section(fairness: Mapping[str, float]) -> list[str]:
 
 def render(facts: CardFacts) -> str:
     """Returns the model card as Markdown."""
-    blessing = BlessingRecord.from_dict(facts.blessing)
+    blessing = facts.blessing
     training = blessing.input_metrics("training")
     compression = blessing.input_metrics("compression")
     fairness = blessing.input_metrics("fairness")

@@ -63,32 +63,30 @@ def evaluate_fairness(
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
     """
-    import os
+    from greenkfp.components._shared import binary_metrics
+    from greenkfp.components._shared import io as uri_io
+    from greenkfp.components._shared.metering import metered_step, publish, step_dir
+    from greenkfp.components.fairness.report import render_evaluate_fairness
+    from greenkfp.components.fairness.task import run_evaluate_fairness
 
-    from greenkfp.components._shared import binary_metrics as evaluation
-    from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components.fairness import task
-
-    os.makedirs(tfma_output.path, exist_ok=True)
-    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        outcome = task.evaluate(
-            model.path,
-            eval_dataset.path,
-            tfma_output.path,
-            label_column,
-            positive_label,
-            sensitive_features,
-            feature_buckets or {},
-            feature_crosses or [],
-            thresholds or [0.5],
-            min_slice_size,
-            baseline_model.path if baseline_model else "",
-            beam_pipeline_args or [],
+    with metered_step(step_dir(metrics), country_iso_code, region) as energy:
+        outcome = run_evaluate_fairness(
+            model_path=model.path,
+            eval_path=eval_dataset.path,
+            output_dir=tfma_output.path,
+            label_column=label_column,
+            sensitive_features=sensitive_features,
+            positive_label=positive_label,
+            feature_buckets=feature_buckets or {},
+            feature_crosses=feature_crosses or [],
+            thresholds=thresholds or [0.5],
+            min_slice_size=min_slice_size,
+            baseline_model_path=baseline_model.path if baseline_model else "",
+            beam_pipeline_args=beam_pipeline_args or [],
         )
-    task.write_report(outcome, energy.to_dict(), report.path)
-    for name, value in outcome.metrics.items():
-        metrics.log_metric(name, value)
-    record_energy(energy, metrics, tfma_output)
-    tfma_output.metadata.update(outcome.metadata)
-    classification_metrics.log_confusion_matrix(evaluation.CONFUSION_CATEGORIES, outcome.confusion)
+    uri_io.write_bytes(report.path, render_evaluate_fairness(outcome, energy.to_dict()).encode())
+    publish(metrics, energy, tfma_output, outcome.figures, outcome.metadata)
+    classification_metrics.log_confusion_matrix(
+        binary_metrics.CONFUSION_CATEGORIES, outcome.confusion
+    )
     classification_metrics.log_roc_curve(*outcome.roc)

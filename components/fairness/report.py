@@ -263,22 +263,19 @@ def _energy_table(energy: dict[str, Any]) -> str:
     return note + html.table(["field", "value", "unit"], rows)
 
 
-def fairness_report(
-    outcome: FairnessOutcome, energy: dict[str, Any], title: str = "Fairness report"
-) -> str:
+def render_evaluate_fairness(outcome: FairnessOutcome, energy: dict[str, Any]) -> str:
     """Renders a fairness evaluation as a self-contained HTML page.
 
     Args:
-        outcome: From :func:`greenkfp.components.fairness.task.evaluate`.
+        outcome: From :func:`greenkfp.components.fairness.task.run_evaluate_fairness`.
         energy: An energy reading as a dict (``EnergyReading.to_dict()``), or ``{}``.
-        title: Page title.
 
     Returns:
         The HTML document.
     """
     settings = outcome.settings
     cand, base = outcome.candidate, outcome.baseline
-    m = outcome.metrics
+    m = outcome.figures
     significant = [g for g in cand.gaps if g.significant]
     tiles = [
         ("AUC", _num(m.get("auc"))),
@@ -387,4 +384,4 @@ def fairness_report(
     subtitle = f"{overall.example_count} examples, " + (
         "candidate vs baseline" if base else "candidate model"
     )
-    return html.page(title, body, subtitle=subtitle)
+    return html.page("Fairness report", body, subtitle=subtitle)

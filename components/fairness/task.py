@@ -1,11 +1,11 @@
 """What the ``evaluate_fairness`` component does, as plain functions over files and frames.
 
-:func:`evaluate` scores the evaluation data with the shipped model (and a baseline) through
-the library's one predict function, and :func:`evaluate_scores` evaluates given scores:
-TFMA with Fairness Indicators per slice, then the gaps between slices, their intervals and
-the change from the baseline. Both return a :class:`FairnessOutcome`; :func:`evaluate`
-also writes ``fairness.json`` (every per-slice figure) next to TFMA's output folders, for
-later steps such as the sustainability report.
+:func:`run_evaluate_fairness` scores the evaluation data with the shipped model (and a
+baseline) through the library's one predict function, and :func:`evaluate_scores`
+evaluates given scores: TFMA with Fairness Indicators per slice, then the gaps between
+slices, their intervals and the change from the baseline. Both return a
+:class:`FairnessOutcome`; :func:`run_evaluate_fairness` also writes ``fairness.json``
+(every per-slice figure) next to TFMA's output folders, for later steps and readers.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ class FairnessOutcome:
         positive_label: The positive class.
         candidate: The candidate model's evaluation.
         baseline: The baseline's, or None.
-        metrics: The candidate's metrics plus ``baseline_<key>`` and ``delta_<key>``.
+        figures: The candidate's metrics plus ``baseline_<key>`` and ``delta_<key>``, for
+            the step's Metrics.
         changes: Sentences on how the gaps moved from the baseline, largest first.
         confusion: ``[[TN, FP], [FN, TP]]`` of the candidate at the operating threshold.
         roc: ``(fpr, tpr, thresholds)`` of the candidate.
@@ -104,7 +105,7 @@ class FairnessOutcome:
     positive_label: str
     candidate: ModelEvaluation
     baseline: Optional[ModelEvaluation]
-    metrics: dict[str, float]
+    figures: dict[str, float]
     changes: list[str]
     confusion: list[list[int]]
     roc: tuple[list[float], list[float], list[float]]
@@ -120,7 +121,7 @@ class FairnessOutcome:
             "settings": self.settings.to_dict(),
             "prediction_rule": "predicted positive when score > threshold (as TFMA counts)",
             "interval": "95% Wilson score per rate; Newcombe hybrid score for a gap",
-            "metrics": dict(self.metrics),
+            "metrics": dict(self.figures),
             "changes": list(self.changes),
             "excluded": dict(self.excluded),
             "candidate": self.candidate.to_dict(),
@@ -236,13 +237,13 @@ def evaluate_scores(
     candidate = _evaluate_model(
         labels, candidate_scores, slices, settings, os.path.join(output_dir, CANDIDATE_DIR), args
     )
-    metrics = dict(candidate.metrics)
+    figures = dict(candidate.metrics)
     baseline, changes = None, []
     if base_scores is not None:
         baseline = _evaluate_model(
             labels, base_scores, slices, settings, os.path.join(output_dir, BASELINE_DIR), args
         )
-        metrics.update(_finite(baseline_metrics(metrics, baseline.metrics, candidate.gaps)))
+        figures.update(_finite(baseline_metrics(figures, baseline.metrics, candidate.gaps)))
         changes = change_statements(candidate.gaps, baseline.gaps)
 
     # TFMA predicts positive when score > threshold; the >= rule of the shared confusion
@@ -265,7 +266,7 @@ def evaluate_scores(
         positive_label=positive,
         candidate=candidate,
         baseline=baseline,
-        metrics=metrics,
+        figures=figures,
         changes=changes,
         confusion=binary_metrics.confusion_matrix(labels, candidate_scores, operating),
         roc=binary_metrics.roc_curve(labels, candidate_scores),
@@ -274,13 +275,14 @@ def evaluate_scores(
     )
 
 
-def evaluate(
+def run_evaluate_fairness(
+    *,
     model_path: str,
     eval_path: str,
     output_dir: str,
     label_column: str,
-    positive_label: Any,
     sensitive_features: Sequence[str],
+    positive_label: Any = "1",
     feature_buckets: Optional[Mapping[str, Sequence[float]]] = None,
     feature_crosses: Optional[Sequence[Sequence[str]]] = None,
     thresholds: Optional[Sequence[float]] = None,
@@ -301,8 +303,8 @@ def evaluate(
         output_dir: Receives ``candidate/`` (TFMA output), ``baseline/`` and
             ``fairness.json``.
         label_column: The label column.
-        positive_label: The positive class.
         sensitive_features: Columns to slice on.
+        positive_label: The positive class.
         feature_buckets: Boundaries of numeric sensitive features, e.g.
             ``{"age": [25, 40, 60]}``.
         feature_crosses: Crosses of sensitive features, e.g. ``[["sex", "age"]]``.
@@ -327,6 +329,7 @@ def evaluate(
     _labels_and_slices(df, label_column, positive_label, settings)  # fail before loading models
     scores = load_predictor(model_path)(df)
     baseline_scores = load_predictor(baseline_model_path)(df) if baseline_model_path else None
+    uri_io.makedirs(output_dir)
     outcome = evaluate_scores(
         df,
         scores,
@@ -337,11 +340,11 @@ def evaluate(
         baseline_scores=baseline_scores,
         beam_pipeline_args=beam_pipeline_args,
     )
-    write_results(outcome, output_dir)
+    _write_results(outcome, output_dir)
     return outcome
 
 
-def write_results(outcome: FairnessOutcome, output_dir: str) -> str:
+def _write_results(outcome: FairnessOutcome, output_dir: str) -> str:
     """Writes ``fairness.json`` into ``output_dir`` and returns its path."""
     path = os.path.join(output_dir, FAIRNESS_JSON)
     with uri_io.open_uri(path, "w") as f:
@@ -350,13 +353,5 @@ def write_results(outcome: FairnessOutcome, output_dir: str) -> str:
 
 
 def read_results(output_dir: str) -> dict[str, Any]:
-    """Reads the ``fairness.json`` that :func:`evaluate` wrote into ``output_dir``."""
+    """Reads the ``fairness.json`` that :func:`run_evaluate_fairness` wrote into ``output_dir``."""
     return json.loads(uri_io.read_bytes(os.path.join(output_dir, FAIRNESS_JSON)))
-
-
-def write_report(outcome: FairnessOutcome, energy: dict[str, Any], report_path: str) -> None:
-    """Writes the self-contained HTML fairness report."""
-    from greenkfp.components.fairness.report import fairness_report
-
-    with uri_io.open_uri(report_path, "w") as f:
-        f.write(fairness_report(outcome, energy))

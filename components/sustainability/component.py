@@ -1,6 +1,6 @@
 """KFP component for the run's sustainability report. A thin wrapper.
 
-The figures come from figures.py, the HTML and Markdown from report.py.
+The figures come from task.py, the HTML and Markdown from report.py.
 """
 
 from typing import Optional
@@ -67,12 +67,13 @@ def sustainability_report(
             uses GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
     """
-    import os
-
-    from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components._shared.step_records import RUN_FIGURES_KEY
-    from greenkfp.components.sustainability.figures import build_run_figures, read_record
-    from greenkfp.components.sustainability.report import write_outputs
+    from greenkfp.components._shared import io as uri_io
+    from greenkfp.components._shared.metering import metered_step, publish, step_dir
+    from greenkfp.components.sustainability.report import (
+        render_sustainability_report,
+        render_sustainability_summary,
+    )
+    from greenkfp.components.sustainability.task import read_record, run_sustainability_report
 
     steps = {
         "import": import_metrics,
@@ -86,22 +87,25 @@ def sustainability_report(
         "gate": gate_metrics,
         "deployment": deployment_metrics,
     }
-    inputs = {name: dict(a.metadata) if a is not None else None for name, a in steps.items()}
-    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        figures = build_run_figures(
-            inputs,
-            read_record(blessing.metadata, blessing.path, "approved") if blessing else None,
-            read_record(deployment.metadata, deployment.path, "deployed") if deployment else None,
-            embodied_g_co2eq_per_1k,
+    step_metrics = {name: dict(a.metadata) if a is not None else None for name, a in steps.items()}
+    gate_record = read_record(blessing.metadata, blessing.path, "approved") if blessing else None
+    deploy_record = (
+        read_record(deployment.metadata, deployment.path, "deployed") if deployment else None
+    )
+    with metered_step(step_dir(metrics), country_iso_code, region) as energy:
+        outcome = run_sustainability_report(
+            step_metrics=step_metrics,
+            blessing=gate_record,
+            deployment=deploy_record,
+            embodied_g_co2eq_per_1k=embodied_g_co2eq_per_1k,
         )
-    write_outputs(figures, energy.to_dict(), report.path, summary.path)
-    record = figures.to_dict()
-    report.metadata[RUN_FIGURES_KEY] = record
-    summary.metadata[RUN_FIGURES_KEY] = record
-    for name, value in figures.metrics().items():
-        metrics.log_metric(name, value)
-    record_energy(energy, metrics, report)
+    uri_io.write_bytes(
+        report.path, render_sustainability_report(outcome, energy.to_dict()).encode()
+    )
+    uri_io.write_bytes(summary.path, render_sustainability_summary(outcome).encode())
+    summary.metadata.update(outcome.metadata)
+    publish(metrics, energy, report, outcome.figures, outcome.metadata)
     print(
-        f"sustainability: {figures.energy_kwh_total:.6g} kWh, "
-        f"{figures.emissions_kg_co2eq_total:.6g} kg CO2eq over the steps given"
+        f"sustainability: {outcome.energy_kwh_total:.6g} kWh, "
+        f"{outcome.emissions_kg_co2eq_total:.6g} kg CO2eq over the steps given"
     )

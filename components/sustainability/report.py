@@ -1,12 +1,11 @@
 """The sustainability report of a run, rendered: one HTML page and a Markdown summary.
 
-What it shows comes from ``figures.py`` (:func:`~figures.build_run_figures`); here it is
-only presented and written.
+What it shows comes from ``task.py`` (:func:`~task.run_sustainability_report`); here it
+is only presented. The component writes both texts to its outputs.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping, Optional
 
 from greenkfp.components._shared import html
@@ -15,7 +14,7 @@ from greenkfp.components._shared.step_keys import (
     COMPRESSION_RATIOS,
     ENERGY_FIGURES,
 )
-from greenkfp.components.sustainability.figures import EMBODIED_NOT_INCLUDED, RunFigures
+from greenkfp.components.sustainability.task import EMBODIED_NOT_INCLUDED, RunFigures
 
 NOT_RUN = "not run"
 
@@ -250,28 +249,30 @@ def _sci_section(f: RunFigures) -> str:
     )
 
 
-def render_html(figures: RunFigures, own: Optional[Mapping[str, Any]] = None) -> str:
+def render_sustainability_report(
+    outcome: RunFigures, energy: Optional[Mapping[str, Any]] = None
+) -> str:
     """Renders the report as one self-contained HTML page (inline CSS and SVG).
 
     Args:
-        figures: What :func:`~figures.build_run_figures` returned.
-        own: This step's own energy reading (``EnergyReading.to_dict()``), optional.
+        outcome: What :func:`~task.run_sustainability_report` returned.
+        energy: This step's own energy reading (``EnergyReading.to_dict()``), optional.
 
     Returns:
         The HTML document.
     """
-    reported = sum(s.ran for s in figures.steps)
+    reported = sum(s.ran for s in outcome.steps)
     return html.page(
         "Sustainability report",
         [
-            *_energy_section(figures, own),
-            _compression_section(figures),
-            _fairness_section(figures),
-            _gate_section(figures),
-            _deployment_section(figures),
-            _sci_section(figures),
+            *_energy_section(outcome, energy),
+            _compression_section(outcome),
+            _fairness_section(outcome),
+            _gate_section(outcome),
+            _deployment_section(outcome),
+            _sci_section(outcome),
         ],
-        subtitle=f"{reported} of {len(figures.steps)} steps reported their figures",
+        subtitle=f"{reported} of {len(outcome.steps)} steps reported their figures",
     )
 
 
@@ -279,16 +280,16 @@ def _md(value: Any) -> str:
     return "–" if value is None else html.fmt(value)
 
 
-def render_markdown(figures: RunFigures) -> str:
+def render_sustainability_summary(outcome: RunFigures) -> str:
     """Renders a short Markdown summary (the KFP UI shows it as is).
 
     Args:
-        figures: What :func:`~figures.build_run_figures` returned.
+        outcome: What :func:`~task.run_sustainability_report` returned.
 
     Returns:
         The Markdown text.
     """
-    f = figures
+    f = outcome
     lines = [
         "# Sustainability summary",
         "",
@@ -348,26 +349,3 @@ def render_markdown(figures: RunFigures) -> str:
             f"g CO2eq** ({sci['note']})"
         )
     return "\n".join(lines) + "\n"
-
-
-def write_outputs(
-    figures: RunFigures,
-    own: Optional[Mapping[str, Any]],
-    html_path: str,
-    markdown_path: str,
-) -> None:
-    """Writes the HTML report and the Markdown summary.
-
-    Args:
-        figures: What :func:`~figures.build_run_figures` returned.
-        own: This step's own energy reading, optional.
-        html_path: Where the HTML goes.
-        markdown_path: Where the Markdown goes.
-    """
-    for path, text in (
-        (html_path, render_html(figures, own)),
-        (markdown_path, render_markdown(figures)),
-    ):
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(text)

@@ -71,6 +71,12 @@ def add_parser(commands: Any) -> None:
         help=f"pipeline to run (default: {DEFAULT_LOCAL_PIPELINE})",
     )
     run_cmd.add_argument("--output-dir", default=None, help="default: runs/<pipeline>-<timestamp>")
+    run_cmd.add_argument(
+        "--cold",
+        action="store_true",
+        help="start a fresh interpreter per step, as kfp.local does, instead of forking each "
+        "step from one process that has imported the runtime stack",
+    )
     run_cmd.add_argument("--data", default=None, help="CSV of training (or all) data")
     run_cmd.add_argument(
         "--eval-data", default="", help="CSV of eval data (default: a seeded split)"
@@ -301,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"greenkfp run: {e}", file=sys.stderr)
         return 2
     print(f"Running {args.pipeline} locally; everything goes to {output_dir}/")
-    summary = run_locally(pipeline, arguments, output_dir)
+    summary = run_locally(pipeline, arguments, output_dir, warm=not args.cold)
     print()
     if summary.status != "succeeded":
         print(f"FAILED at step {summary.failed_step or '?'}: {summary.error}", file=sys.stderr)

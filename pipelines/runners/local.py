@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
 from greenkfp.components._shared.step_records import RUN_FIGURES_KEY, RunOutcome
+from greenkfp.pipelines.runners.warm import warm_tasks
 
 SUMMARY_FILE = "run_summary.json"
 LOG_FILE = "run.log"
@@ -298,6 +299,7 @@ def run_locally(
     arguments: dict[str, Any],
     output_dir: str | os.PathLike,
     progress: Optional[Callable[[str], None]] = None,
+    warm: bool = True,
 ) -> RunSummary:
     """Runs a pipeline with ``kfp.local.SubprocessRunner(use_venv=False)``.
 
@@ -307,6 +309,8 @@ def run_locally(
         output_dir: Receives the pipeline root, ``run.log`` and ``run_summary.json``.
         progress: Called with one line per step start and end; default prints
             to the standard output the caller had.
+        warm: Fork each task from a process that has imported the runtime stack once
+            (``runners/warm.py``) instead of starting a fresh interpreter per task.
 
     Returns:
         The summary, also written to ``output_dir/run_summary.json``.
@@ -341,7 +345,8 @@ def run_locally(
             # kfp.local warns for every task whose image name lacks "python".
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
-                pipeline(**arguments)
+                with warm_tasks() if warm else contextlib.nullcontext():
+                    pipeline(**arguments)
             except Exception as e:  # kfp.local raises RuntimeError for a failed task
                 failure = _ANSI.sub("", str(e))
                 log.write(f"\n{failure}\n")

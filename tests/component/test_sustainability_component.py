@@ -1,15 +1,13 @@
-"""sustainability_report through kfp.local, fed by stand-in Metrics and a real gate."""
+"""sustainability_report through ``.python_func``, fed by stand-in Metrics and a real gate."""
+
+from pathlib import Path
 
 import pytest
 from helpers import energy_figures
 from kfp import dsl
-from kfp.dsl import Metrics, Output
+from stand_ins import StandIns
 
 from greenkfp.components import evaluate_gate, sustainability_report
-from greenkfp.pipelines.runners.local import run_locally
-
-pytestmark = pytest.mark.slow
-
 
 TRAINING = {**energy_figures(3e-4), "auc": 0.8, "accuracy": 0.75, "model_bytes": 40000.0}
 COMPRESSION = {
@@ -33,51 +31,55 @@ FAIRNESS = {
 POLICY = "min_auc: 0.6\nmax_fairness_gap: {false_positive_rate: {sex: 0.1}}\n"
 
 
-@dsl.component(install_kfp_package=False)
-def log_metrics(values: dict, metrics: Output[Metrics]):
-    """Test-only: logs given numbers as a Metrics artifact (stands in for other steps)."""
-    for name, value in values.items():
-        metrics.log_metric(name, float(value))
-
-
-@dsl.pipeline(name="sustainability-test")
-def report_pipeline(training: dict, compression: dict, fairness: dict):
-    trained = log_metrics(values=training).set_display_name("Training (stand-in)")
-    compressed = log_metrics(values=compression).set_display_name("Compression (stand-in)")
-    fair = log_metrics(values=fairness).set_display_name("Fairness (stand-in)")
-    gate = evaluate_gate(
-        policy=POLICY,
-        training_metrics=trained.outputs["metrics"],
-        compression_metrics=compressed.outputs["metrics"],
-        fairness_metrics=fair.outputs["metrics"],
-    )
-    sustainability_report(
-        training_metrics=trained.outputs["metrics"],
-        compression_metrics=compressed.outputs["metrics"],
-        fairness_metrics=fair.outputs["metrics"],
-        gate_metrics=gate.outputs["metrics"],
-        blessing=gate.outputs["blessing"],
-    )
-
-
 def test_sustainability_report_outputs(tmp_path):
-    arguments = {"training": TRAINING, "compression": COMPRESSION, "fairness": FAIRNESS}
-    summary = run_locally(report_pipeline, arguments, tmp_path / "run", progress=lambda s: None)
-    assert summary.status == "succeeded", summary.error
-    step = summary.steps[-1]
-    assert step.name == "sustainability-report"
-    gate_energy = summary.steps[-2].outputs["metrics"]["metadata"]["energy_kwh"]
-    metrics = step.outputs["metrics"]["metadata"]
-    assert metrics["energy_kwh_total"] == pytest.approx(3e-4 + 4e-4 + 5e-5 + gate_energy)
-    assert metrics["approved"] == 1.0
-    assert metrics["size_ratio"] == 4.0 and metrics["worst_fairness_gap"] == 0.05
-    assert metrics["sci_g_co2eq_per_1k_predictions"] == pytest.approx(1e-6 * 400.0)
-    assert metrics["energy_kwh"] >= 0  # its own reading, beside the totals
-    assert "deployed" not in metrics
-    record = step.outputs["report"]["metadata"]["sustainability"]
+    upstream = {
+        f"{name}_metrics": StandIns.input(dsl.Metrics, tmp_path / name / "metrics", values)
+        for name, values in [
+            ("training", TRAINING),
+            ("compression", COMPRESSION),
+            ("fairness", FAIRNESS),
+        ]
+    }
+    gate_step = StandIns(tmp_path, "evaluate-gate")
+    blessing = gate_step.output(dsl.Artifact, "blessing")
+    gate_metrics = gate_step.output(dsl.Metrics, "metrics")
+    evaluate_gate.python_func(
+        blessing=blessing,
+        summary=gate_step.output(dsl.Markdown, "summary"),
+        metrics=gate_metrics,
+        policy=POLICY,
+        **upstream,
+    )
+
+    step = StandIns(tmp_path, "sustainability-report")
+    report = step.output(dsl.HTML, "report")
+    summary = step.output(dsl.Markdown, "summary")
+    metrics = step.output(dsl.Metrics, "metrics")
+    sustainability_report.python_func(
+        report=report,
+        summary=summary,
+        metrics=metrics,
+        gate_metrics=StandIns.passed_on(gate_metrics),
+        blessing=StandIns.passed_on(blessing),
+        **upstream,
+    )
+
+    gate_energy = gate_metrics.metadata["energy_kwh"]
+    m = metrics.metadata
+    assert m["energy_kwh_total"] == pytest.approx(3e-4 + 4e-4 + 5e-5 + gate_energy)
+    assert m["approved"] == 1.0
+    assert m["size_ratio"] == 4.0 and m["worst_fairness_gap"] == 0.05
+    assert m["sci_g_co2eq_per_1k_predictions"] == pytest.approx(1e-6 * 400.0)
+    assert m["energy_kwh"] >= 0  # its own reading, beside the totals
+    assert "deployed" not in m
+    record = report.metadata["sustainability"]
     assert record["gate"]["approved"] is True
     assert {c["name"] for c in record["gate"]["checks"]} >= {"min_auc"}
-    assert step.outputs["report"]["metadata"]["energy_method"]
-    page = open(step.outputs["report"]["uri"].removeprefix("file://")).read()
+    assert record["metrics"] == {k: m[k] for k in record["metrics"]}
+    assert summary.metadata["sustainability"] == record
+    assert report.metadata["energy_method"]
+    page = Path(report.path).read_text()
     assert "Deployment gate" in page and "APPROVED" in page
     assert "not run" in page  # deploy_model and the data steps were not wired in
+    assert Path(summary.path).read_text().startswith("# Sustainability summary")
+    assert (step.step_dir / "codecarbon" / "emissions.csv").exists()

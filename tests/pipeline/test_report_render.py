@@ -31,7 +31,7 @@ from greenkfp.components._shared.binary_metrics import auc_from_roc
 from greenkfp.components.deployment import gate
 from greenkfp.components.deployment.policy import parse_policy
 from greenkfp.components.sustainability import report
-from greenkfp.components.sustainability.figures import build_run_figures
+from greenkfp.components.sustainability.task import run_sustainability_report
 from greenkfp.components.training.report import training_report
 
 pytestmark = pytest.mark.slow
@@ -159,11 +159,14 @@ def sustainability_page(path: Path) -> Path:
         **GRID,
     }
     inputs["deployment"].update(deployed=1.0, version=3.0, live=1.0)
-    figures = build_run_figures(inputs, blessing, deployment, 0.012)
+    figures = run_sustainability_report(
+        step_metrics=inputs, blessing=blessing, deployment=deployment, embodied_g_co2eq_per_1k=0.012
+    )
     own = {**energy(0.9), **GRID}
     # Where kfp.local puts the component's HTML artifact: a file named "report".
     page = path / "sustainability-report" / "report"
-    report.write_outputs(figures, own, str(page), str(page.with_name("summary")))
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(report.render_sustainability_report(figures, own), encoding="utf-8")
     return page
 
 

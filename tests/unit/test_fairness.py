@@ -20,7 +20,7 @@ from greenkfp.components.fairness.gaps import (
     rates_from_counts,
     wilson_interval,
 )
-from greenkfp.components.fairness.report import fairness_report
+from greenkfp.components.fairness.report import render_evaluate_fairness
 from greenkfp.components.fairness.slicing import (
     MISSING_SLICE,
     SliceSettings,
@@ -170,7 +170,12 @@ def test_bad_input_fails_before_any_model_is_loaded(
         **kwargs,
     }
     with pytest.raises(InputError) as err:
-        task.evaluate(str(tmp_path / "no_model"), write_csv(df), str(tmp_path / "out"), **args)
+        task.run_evaluate_fairness(
+            model_path=str(tmp_path / "no_model"),
+            eval_path=write_csv(df),
+            output_dir=str(tmp_path / "out"),
+            **args,
+        )
     assert message in str(err.value)
     assert not (tmp_path / "out").exists()
 
@@ -359,7 +364,9 @@ def test_report_is_self_contained(slices):
         ([0, 1], [0, 1], [1, 0]),
     )
     outcome.excluded = {"sex=other": "8 examples, below min_slice_size 10"}
-    page = fairness_report(outcome, {"energy_kwh": 1e-6, "energy_method": "cpu_load_estimate"})
+    page = render_evaluate_fairness(
+        outcome, {"energy_kwh": 1e-6, "energy_method": "cpu_load_estimate"}
+    )
     assert page.startswith("<!DOCTYPE html>")
     for heading in [
         "Verdict",

@@ -153,7 +153,7 @@ def test_slices_and_gaps_equal_pandas_on_score_columns(scored):
 
 def test_planted_bias_is_detected(scored):
     outcome, *_ = scored
-    m = outcome.metrics
+    m = outcome.figures
     gaps = {g.gap_key: g for g in outcome.candidate.gaps}
     fnr = gaps["false_negative_rate_gap_sex@0.5"]
     assert fnr.gap > 0.25 and fnr.significant and fnr.ci_low > 0.15
@@ -178,12 +178,12 @@ def test_fair_scores_are_not_flagged(scored):
     assert fair.metrics["max_significant_fairness_gap"] == 0.0
     assert fair.metrics["false_negative_rate_gap_sex@0.5"] < 0.01
     # The same rule with the planted bias is flagged (see above): the verdict is not blind.
-    assert outcome.metrics["significant_gap_count"] > 0
+    assert outcome.figures["significant_gap_count"] > 0
 
 
 def test_baseline_deltas(scored):
     outcome, *_ = scored
-    m = outcome.metrics
+    m = outcome.figures
     for key in [
         "auc",
         "accuracy",
@@ -219,7 +219,7 @@ def test_overall_quality_matches_pandas(scored):
     outcome, df, _, biased, _ = scored
     labels = df[LABEL].to_numpy()
     pred = biased > 0.5
-    m = outcome.metrics
+    m = outcome.figures
     assert m["example_count"] == len(df)
     assert m["accuracy"] == pytest.approx((pred == (labels == 1)).mean(), abs=1e-6)
     assert m["precision"] == pytest.approx((pred & (labels == 1)).sum() / pred.sum(), abs=1e-6)
@@ -262,17 +262,17 @@ def model_run(german_credit, tmp_path_factory):
     eval_path = root / "eval.csv"
     eval_df.to_csv(eval_path, index=False)
     out = root / "out"
-    outcome = task.evaluate(
-        str(model_dir),
-        str(eval_path),
-        str(out),
-        LABEL,
-        "1",
-        ["sex", "age"],
-        {"age": AGE_BOUNDARIES},
-        [["sex", "age"]],
-        [0.5],
-        MIN_SLICE,
+    outcome = task.run_evaluate_fairness(
+        model_path=str(model_dir),
+        eval_path=str(eval_path),
+        output_dir=str(out),
+        label_column=LABEL,
+        sensitive_features=["sex", "age"],
+        positive_label="1",
+        feature_buckets={"age": AGE_BOUNDARIES},
+        feature_crosses=[["sex", "age"]],
+        thresholds=[0.5],
+        min_slice_size=MIN_SLICE,
         beam_pipeline_args=["--runner=DirectRunner", "--direct_num_workers=1"],
     )
     return outcome, eval_df, model_dir, out
@@ -293,7 +293,7 @@ def test_model_predictions_flow_through_the_shared_predict_function(model_run):
         int((~pred & (labels == 1)).sum()),
         int((pred & (labels == 1)).sum()),
     ]
-    assert outcome.baseline is None and not any(k.startswith("delta_") for k in outcome.metrics)
+    assert outcome.baseline is None and not any(k.startswith("delta_") for k in outcome.figures)
 
 
 def test_fairness_json_holds_every_slice(model_run):
@@ -303,7 +303,7 @@ def test_fairness_json_holds_every_slice(model_run):
     assert data["settings"]["feature_buckets"] == {"age": [25.0, 40.0, 60.0]}
     names = [s["name"] for s in data["candidate"]["slices"]]
     assert names == [s.name for s in outcome.candidate.slices]
-    assert data["metrics"] == outcome.metrics and data["baseline"] is None
+    assert data["metrics"] == outcome.figures and data["baseline"] is None
     female = next(s for s in data["candidate"]["slices"] if s["name"] == "sex=female")
     assert female["example_count"] == int((eval_df.sex == "female").sum())
     assert set(female["rates"]["0.5"]) == set(GAP_METRICS)

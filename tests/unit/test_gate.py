@@ -6,10 +6,13 @@ import math
 import pytest
 
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components.deployment import gate, task
-from greenkfp.components.deployment.gate import LiveModel, evaluate, to_markdown
+from greenkfp.components._shared.step_records import BlessingRecord
+from greenkfp.components.deployment import gate
+from greenkfp.components.deployment.gate import LiveModel, evaluate
+from greenkfp.components.deployment.gate_task import run_evaluate_gate
 from greenkfp.components.deployment.policy import parse_policy
 from greenkfp.components.deployment.registry import Registry
+from greenkfp.components.deployment.report import render_evaluate_gate
 
 LIVE = LiveModel(version=3, uri="/registry/credit-risk/3", metrics={"auc": 0.70, "accuracy": 0.7})
 
@@ -182,11 +185,20 @@ def test_markdown_summary_lists_every_check_and_the_reasons():
         {"min_auc": 0.75, "max_model_bytes": 1000},
         {"training": {"auc": 0.8, "model_bytes": 5000.0}},
     )
-    text = to_markdown(result, "credit-risk")
+    result.model_name = "credit-risk"
+    energy = {"energy_kwh": 2e-7, "emissions_kg_co2eq": 8e-8, "duration_s": 0.5}
+    text = render_evaluate_gate(result, {**energy, "energy_method": "cpu_load_estimate"})
     assert text.startswith("# Deployment gate: REFUSED (credit-risk)")
+    assert "This step: 2e-07 kWh, 8e-08 kg CO2eq in 0.5 s (cpu_load_estimate)." in text
     assert "max_model_bytes: 5000 > 1000 (training.model_bytes)" in text
     assert "| min_auc | training.auc | 0.8 | >= 0.75 | pass |" in text
     assert "| max_model_bytes | training.model_bytes | 5000 | <= 1000 | **FAIL** |" in text
+
+
+def gate_run(policy_text, inputs, registry_uri, model_name):
+    return run_evaluate_gate(
+        policy_text=policy_text, inputs=inputs, registry_uri=registry_uri, model_name=model_name
+    )
 
 
 def test_run_gate_reads_the_live_model_from_the_registry(tmp_path):
@@ -202,25 +214,28 @@ def test_run_gate_reads_the_live_model_from_the_registry(tmp_path):
     )
     inputs = {"training": ("gs://b/train/metrics", {"auc": 0.81, "accuracy": 0.7, "note": "x"})}
     policy = "min_auc: 0.7\nmin_improvement_vs_live: 0.02"
-    result = task.run_gate(policy, inputs, str(base), "credit-risk")
+    result = gate_run(policy, inputs, str(base), "credit-risk")
     champion = result.checks[-1]
     assert champion.name == "min_improvement_vs_live" and champion.verdict == "fail"
     assert champion.value == pytest.approx(0.01)
     assert result.live.version == 1 and not result.approved
+    assert result.model_name == "credit-risk"
+    assert result.figures == {"approved": 0.0, "checks_passed": 1.0, "checks_failed": 1.0}
+    assert result.metadata == {k: result.to_dict()[k] for k in BlessingRecord.METADATA_KEYS}
     assert result.inputs["training"] == {
         "uri": "gs://b/train/metrics",
         "metrics": {"auc": 0.81, "accuracy": 0.7},
     }
     # An empty registry (first deployment): the champion check is skipped.
-    first = task.run_gate(policy, inputs, str(tmp_path / "empty"), "credit-risk")
+    first = gate_run(policy, inputs, str(tmp_path / "empty"), "credit-risk")
     assert first.approved and first.checks[-1].verdict == "skipped"
     with pytest.raises(InputError, match="needs a model_name"):
-        task.run_gate(policy, inputs, str(base), "")
+        gate_run(policy, inputs, str(base), "")
     # A name without a registry only labels the summary: no champion check.
-    unnamed = task.run_gate(policy, inputs, "", "credit-risk")
+    unnamed = gate_run(policy, inputs, "", "credit-risk")
     assert unnamed.approved and unnamed.live is None
     assert all(
         c.name != "min_improvement_vs_live" or c.verdict == "skipped" for c in unnamed.checks
     )
     with pytest.raises(InputError, match="model name 'Credit' is not valid"):
-        task.run_gate(policy, inputs, str(base), "Credit")
+        gate_run(policy, inputs, str(base), "Credit")

@@ -7,8 +7,11 @@ import pytest
 import yaml
 
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components.deployment import kserve, model_card, task
+from greenkfp.components._shared.step_records import BlessingRecord
+from greenkfp.components.deployment import kserve, model_card
+from greenkfp.components.deployment.deploy_task import run_deploy_model
 from greenkfp.components.deployment.registry import Registry
+from greenkfp.components.deployment.report import render_deploy_model, render_inference_service
 
 MODEL = "credit-risk"
 
@@ -46,6 +49,8 @@ BLESSING = {
     },
 }
 
+BLESSING_RECORD = BlessingRecord.from_dict(BLESSING)
+
 
 @pytest.fixture
 def files(tmp_path, german_credit):
@@ -64,11 +69,16 @@ def files(tmp_path, german_credit):
     return candidate, blessing, eval_data
 
 
-def deploy(files, base, **kwargs):
+def deploy(files, base, model_name=MODEL, **kwargs):
     candidate, blessing, eval_data = files
     kwargs.setdefault("verifier", lambda folder: None)
-    return task.run_deploy(
-        str(candidate), str(blessing), str(eval_data), str(base), MODEL, **kwargs
+    return run_deploy_model(
+        model_dir=str(candidate),
+        blessing_path=str(blessing),
+        eval_path=str(eval_data),
+        registry_uri=str(base),
+        model_name=model_name,
+        **kwargs,
     )
 
 
@@ -134,11 +144,11 @@ def test_not_blessed_writes_nothing_and_says_why(tmp_path, files):
     assert not outcome.deployed and outcome.version == 0 and outcome.pushed_uri == ""
     assert outcome.reasons == ["the gate did not bless the model", refused["reasons"][0]]
     assert not base.exists()
-    paths = [tmp_path / n for n in ("record.json", "isvc.yaml", "summary.md")]
-    task.write_deploy_outputs(outcome, *map(str, paths))
-    assert json.loads(paths[0].read_text())["deployed"] is False
-    assert paths[1].read_text().startswith("# Not deployed: the gate did not bless the model")
-    assert "Nothing was written to" in paths[2].read_text()
+    assert json.loads(outcome.to_json())["deployed"] is False
+    assert render_inference_service(outcome).startswith(
+        "# Not deployed: the gate did not bless the model"
+    )
+    assert "Nothing was written to" in render_deploy_model(outcome, {})
 
 
 @pytest.mark.parametrize(
@@ -166,9 +176,9 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, files, change, 
 def test_bad_parameters_are_refused_before_any_write(tmp_path, files, monkeypatch):
     base = tmp_path / "registry"
     with pytest.raises(InputError, match="model name 'Credit_Risk' is not valid"):
-        task.run_deploy(*map(str, files), str(base), "Credit_Risk")
+        deploy(files, base, model_name="Credit_Risk")
     with pytest.raises(InputError, match="registry_uri is empty"):
-        task.run_deploy(*map(str, files), "", MODEL)
+        deploy(files, "")
     with pytest.raises(InputError, match="canary_rows must be at least 1"):
         deploy(files, base, canary_rows=0)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
@@ -273,8 +283,8 @@ def test_model_card_shows_baseline_and_delta_beside_the_gap_not_as_metrics():
         "delta_auc": -0.02,
     }
     assert model_card.fairness_rows(fairness) == [("false_positive_rate", "sex", "0.5", 0.08, 0.7)]
-    blessing = json.loads(json.dumps(BLESSING))
-    blessing["inputs"]["fairness"]["metrics"] = fairness
+    blessing = BlessingRecord.from_dict(json.loads(json.dumps(BLESSING)))
+    blessing.inputs["fairness"]["metrics"] = fairness
     card = model_card.render(
         model_card.CardFacts(MODEL, 2, "gs://b/reg/credit-risk/2", "2024-01-01T00:00:00", blessing)
     )
@@ -284,7 +294,8 @@ def test_model_card_shows_baseline_and_delta_beside_the_gap_not_as_metrics():
     assert "| false_positive_rate | sex | 0.5 | 0.08 | 0.7 | 0.14 | -0.06 |" in section
     assert "Largest gap over every slice: 0.08 (baseline model: 0.14)." in section
     # Without a baseline the table keeps its five columns.
-    card = model_card.render(model_card.CardFacts(MODEL, 1, "uri", "t", BLESSING))
+    facts = model_card.CardFacts(MODEL, 1, "uri", "t", BLESSING_RECORD)
+    card = model_card.render(facts)
     assert "baseline gap" not in card
 
 
@@ -321,9 +332,7 @@ def test_canary_verifies_the_pushed_copy_through_the_shared_predict_function(tmp
     blessing = tmp_path / "blessing.json"
     blessing.write_text(json.dumps(BLESSING))
     base = tmp_path / "registry"
-    outcome = task.run_deploy(
-        str(model_a), str(blessing), str(eval_path), str(base), MODEL, canary_rows=16
-    )
+    outcome = deploy((model_a, blessing, eval_path), base, canary_rows=16, verifier=None)
     assert outcome.deployed and outcome.canary["rows"] == 16
     assert outcome.canary["max_abs_diff"] <= 1e-6
     assert (base / MODEL / "1" / "saved_model.pb").exists()
@@ -345,10 +354,11 @@ def test_canary_verifies_the_pushed_copy_through_the_shared_predict_function(tmp
 
 DEPLOY_SCRIPT = """
 import sys
-from greenkfp.components.deployment import task
+from greenkfp.components.deployment.deploy_task import run_deploy_model
 candidate, blessing, eval_data, base = sys.argv[1:5]
-outcome = task.run_deploy(candidate, blessing, eval_data, base, "credit-risk",
-                          verifier=lambda folder: None)
+outcome = run_deploy_model(model_dir=candidate, blessing_path=blessing, eval_path=eval_data,
+                           registry_uri=base, model_name="credit-risk",
+                           verifier=lambda folder: None)
 print(outcome.version)
 """
 

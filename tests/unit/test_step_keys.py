@@ -17,7 +17,6 @@ from greenkfp.components._shared.step_records import (
 )
 from greenkfp.components.deployment.gate import evaluate
 from greenkfp.components.deployment.policy import parse_policy
-from greenkfp.components.deployment.task import DeployOutcome
 
 
 def test_energy_table_covers_every_field_of_a_reading():
@@ -96,10 +95,13 @@ def test_blessing_round_trips_and_reads_its_metadata_part():
     assert record.checks[0].reason() == "min_auc: 0.6 < 0.7 (fairness.auc)"
     assert record.input_metrics("fairness") == {"auc": 0.6}
     assert record.input_metrics("training") is None
-    part = BlessingRecord.from_dict(record.metadata())
+    part = BlessingRecord.from_dict(record.metadata)
     assert part.checks == record.checks and part.inputs == {}
-    assert BlessingRecord.holds_one(record.metadata()) and not BlessingRecord.holds_one({})
+    assert BlessingRecord.holds_one(record.metadata) and not BlessingRecord.holds_one({})
     assert Check.from_dict({"name": "x", "verdict": "pass"}).metric == ""
+    assert record.figures == {"approved": 0.0, "checks_passed": 0.0, "checks_failed": 1.0}
+    assert BlessingRecord.from_figures(record.figures) == BlessingRecord(approved=False)
+    assert BlessingRecord.from_figures({}) is None
 
 
 @pytest.mark.parametrize(
@@ -116,7 +118,7 @@ def test_bad_blessing_is_an_input_error(bad, message):
 
 
 def test_deployment_record_reads_what_deploy_model_writes():
-    outcome = DeployOutcome(
+    outcome = DeploymentRecord(
         deployed=True,
         registry_uri="/r",
         model_name="m",
@@ -127,10 +129,14 @@ def test_deployment_record_reads_what_deploy_model_writes():
         previous_live=1,
         canary={"rows": 4},
     )
-    written = json.loads(json.dumps(outcome.to_dict()))
-    assert DeploymentRecord.from_dict(written).to_dict() == written
+    written = json.loads(outcome.to_json())
+    assert DeploymentRecord.from_dict(written).to_dict() == written == outcome.to_dict()
+    assert outcome.figures == {"deployed": 1.0, "version": 2.0, "live": 1.0, "canary_rows": 4.0}
+    told = DeploymentRecord.from_figures(outcome.figures)
+    assert (told.deployed, told.version, told.live) == (True, 2, True)
+    assert DeploymentRecord.from_figures({"version": 2.0}) is None
     metadata = {k: written[k] for k in DeploymentRecord.METADATA_KEYS}
-    assert DeploymentRecord.from_dict(metadata).metadata() == metadata
+    assert DeploymentRecord.from_dict(metadata).metadata == metadata == outcome.metadata
     with pytest.raises(InputError, match="deployment: has no boolean 'deployed'"):
         DeploymentRecord.from_dict({"deployed": 1})
 
@@ -143,7 +149,7 @@ def test_run_outcome_from_records_and_from_outputs():
         [
             {"size_ratio": 3.0, "latency_speedup_p50": 1.2},
             {"approved": True},  # the gate's output parameter: no checks, not a blessing
-            BlessingRecord.from_dict(_blessing()).metadata(),
+            BlessingRecord.from_dict(_blessing()).metadata,
             {"deployed": False, "version": 0, "pushed_uri": ""},
             fairness,
         ]

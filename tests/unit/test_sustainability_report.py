@@ -10,10 +10,9 @@ from helpers import energy_figures
 from html_sections import num, parse, rows_by_first
 
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components.sustainability import figures as run_figures
-from greenkfp.components.sustainability import report
-from greenkfp.components.sustainability.figures import build_run_figures
-from greenkfp.components.sustainability.report import render_html
+from greenkfp.components.sustainability import report, task
+from greenkfp.components.sustainability.report import render_sustainability_report
+from greenkfp.components.sustainability.task import run_sustainability_report
 
 STEP_KWH = {
     "import": 1.0e-6,
@@ -128,8 +127,13 @@ def full_inputs():
 
 
 def test_every_section_with_real_figures():
-    figures = build_run_figures(full_inputs(), BLESSING, DEPLOYMENT, -1.0)
-    sections = parse(render_html(figures))
+    figures = run_sustainability_report(
+        step_metrics=full_inputs(),
+        blessing=BLESSING,
+        deployment=DEPLOYMENT,
+        embodied_g_co2eq_per_1k=-1.0,
+    )
+    sections = parse(render_sustainability_report(figures))
     assert list(sections) == [
         "Energy and emissions per step",
         "Carbon intensity and method",
@@ -145,7 +149,7 @@ def test_every_section_with_real_figures():
     assert num(energy["total"][0]) == pytest.approx(expected_total, rel=1e-3)
     assert num(energy["train_model"][0]) == pytest.approx(STEP_KWH["training"], rel=1e-3)
     assert num(energy["total"][4]) == pytest.approx(expected_total * 0.4, rel=1e-3)
-    assert len(energy) == len(run_figures.STEPS) + 1
+    assert len(energy) == len(task.STEPS) + 1
     carbon = rows_by_first(sections["Carbon intensity and method"]["tables"][0])
     assert num(carbon["carbon intensity, run average (g CO2eq/kWh)"][0]) == pytest.approx(400)
     assert carbon["energy method"] == ["cpu_load_estimate"]
@@ -192,8 +196,10 @@ def test_every_section_with_real_figures():
 
 
 def test_metrics_and_record():
-    figures = build_run_figures(full_inputs(), BLESSING, DEPLOYMENT)
-    m = figures.metrics()
+    figures = run_sustainability_report(
+        step_metrics=full_inputs(), blessing=BLESSING, deployment=DEPLOYMENT
+    )
+    m = figures.figures
     assert m["energy_kwh_total"] == pytest.approx(sum(STEP_KWH.values()))
     assert m["emissions_kg_co2eq_total"] == pytest.approx(sum(STEP_KWH.values()) * 0.4)
     assert m["approved"] == 0.0 and m["deployed"] == 0.0 and m["deployed_version"] == 0.0
@@ -209,7 +215,12 @@ def test_metrics_and_record():
 
 
 def test_embodied_is_added_when_given():
-    figures = build_run_figures(full_inputs(), BLESSING, DEPLOYMENT, 0.02)
+    figures = run_sustainability_report(
+        step_metrics=full_inputs(),
+        blessing=BLESSING,
+        deployment=DEPLOYMENT,
+        embodied_g_co2eq_per_1k=0.02,
+    )
     assert figures.sci["sci_g_co2eq_per_1k_predictions"] == pytest.approx(5e-4 + 0.02)
     assert figures.sci["embodied_g_co2eq_per_1k"] == 0.02
     assert "not included" not in figures.sci["note"]
@@ -220,7 +231,7 @@ def test_sci_uses_run_average_without_compression_intensity():
     del inputs["compression"]["carbon_intensity_g_per_kwh"]
     inputs["training"]["carbon_intensity_g_per_kwh"] = 100.0
     inputs["training"]["emissions_kg_co2eq"] = STEP_KWH["training"] * 0.1
-    figures = build_run_figures(inputs)
+    figures = run_sustainability_report(step_metrics=inputs)
     assert figures.sci["carbon_intensity_g_per_kwh"] == pytest.approx(
         1000 * figures.emissions_kg_co2eq_total / figures.energy_kwh_total
     )
@@ -228,81 +239,91 @@ def test_sci_uses_run_average_without_compression_intensity():
 
 
 def test_nothing_given_degrades_gracefully():
-    figures = build_run_figures({})
-    page = render_html(figures)
+    figures = run_sustainability_report(step_metrics={})
+    page = render_sustainability_report(figures)
     sections = parse(page)
     assert len(sections) == 7
     for title in list(sections)[2:]:
         assert report.NOT_RUN in sections[title]["text"], title
-    assert figures.metrics() == {
+    assert figures.figures == {
         "energy_kwh_total": 0.0,
         "emissions_kg_co2eq_total": 0.0,
         "steps_reported": 0.0,
     }
     assert figures.energy_method == "see each step"
-    markdown = report.render_markdown(figures)
-    assert markdown.count(report.NOT_RUN) == len(run_figures.STEPS) + 5
+    markdown = report.render_sustainability_summary(figures)
+    assert markdown.count(report.NOT_RUN) == len(task.STEPS) + 5
 
 
 def test_partial_run_marks_missing_steps():
     inputs = {"import": energy_figures(1e-6), "training": energy_figures(2e-4)}
-    figures = build_run_figures(inputs, None, None)
+    figures = run_sustainability_report(step_metrics=inputs, blessing=None, deployment=None)
     energy = rows_by_first(
-        parse(render_html(figures))["Energy and emissions per step"]["tables"][0]
+        parse(render_sustainability_report(figures))["Energy and emissions per step"]["tables"][0]
     )
     assert energy["compress_model"][0] == report.NOT_RUN
     assert num(energy["total"][0]) == pytest.approx(2.01e-4, rel=1e-3)
-    assert "sci_g_co2eq_per_1k_predictions" not in figures.metrics()
+    assert "sci_g_co2eq_per_1k_predictions" not in figures.figures
     assert "compression not run" in figures.sci["note"]
 
 
 def test_gate_and_deployment_from_metrics_only():
-    figures = build_run_figures(full_inputs())
+    figures = run_sustainability_report(step_metrics=full_inputs())
     assert figures.gate == {"approved": False, "reasons": [], "checks": None}
     assert figures.deployment["deployed"] is False
-    assert "checks are in its blessing" in parse(render_html(figures))["Deployment gate"]["text"]
+    assert (
+        "checks are in its blessing"
+        in parse(render_sustainability_report(figures))["Deployment gate"]["text"]
+    )
 
 
 def test_deployed_version_and_markdown():
     deployment = dict(DEPLOYMENT, deployed=True, version=3, live=True, reasons=[])
     deployment["pushed_uri"] = "/tmp/registry/credit/3"
     blessing = dict(BLESSING, approved=True, reasons=[])
-    figures = build_run_figures(full_inputs(), blessing, deployment)
-    assert figures.metrics()["deployed_version"] == 3.0
-    assert figures.metrics()["approved"] == 1.0
-    markdown = report.render_markdown(figures)
+    figures = run_sustainability_report(
+        step_metrics=full_inputs(), blessing=blessing, deployment=deployment
+    )
+    assert figures.figures["deployed_version"] == 3.0
+    assert figures.figures["approved"] == 1.0
+    markdown = report.render_sustainability_summary(figures)
     assert "version 3 pushed" in markdown and "**APPROVED**" in markdown
     for check in BLESSING["checks"]:
         assert check["name"] in markdown
 
 
 def test_html_is_self_contained():
-    page = render_html(build_run_figures(full_inputs(), BLESSING, DEPLOYMENT))
+    page = render_sustainability_report(
+        run_sustainability_report(
+            step_metrics=full_inputs(), blessing=BLESSING, deployment=DEPLOYMENT
+        )
+    )
     urls = set(re.findall(r"https?://[^\s\"'<>]+", page))
     assert urls == {"http://www.w3.org/2000/svg"}
     assert "<script" not in page and "<link" not in page
     assert page.count("<svg") == 3  # energy, emissions, fairness gaps
 
 
-def test_write_outputs(tmp_path):
-    figures = build_run_figures(full_inputs(), BLESSING, DEPLOYMENT)
+def test_own_energy_summary_and_metadata():
+    figures = run_sustainability_report(
+        step_metrics=full_inputs(), blessing=BLESSING, deployment=DEPLOYMENT
+    )
     own = {"energy_kwh": 1e-7, "emissions_kg_co2eq": 4e-8, "duration_s": 0.1}
-    html_path, md_path = tmp_path / "a" / "report.html", tmp_path / "summary.md"
-    report.write_outputs(figures, own, str(html_path), str(md_path))
-    sections = parse(html_path.read_text())
+    sections = parse(render_sustainability_report(figures, own))
     assert "This report step (not in the totals)" in sections
-    assert md_path.read_text().startswith("# Sustainability summary")
+    assert report.render_sustainability_summary(figures).startswith("# Sustainability summary")
+    assert figures.metadata == {"sustainability": figures.to_dict()}
 
 
 def test_read_record_falls_back_to_the_json_file(tmp_path):
     path = tmp_path / "blessing"
     path.write_text(json.dumps({"approved": True, "checks": [], "reasons": []}))
-    record = run_figures.read_record({"energy_method": "rapl"}, str(path), "approved")
+    record = task.read_record({"energy_method": "rapl"}, str(path), "approved")
     assert record["approved"] is True and record["energy_method"] == "rapl"
-    assert run_figures.read_record({"approved": False}, "", "approved") == {"approved": False}
+    assert task.read_record({"approved": False}, "", "approved") == {"approved": False}
     path.write_text("not json")
     with pytest.raises(InputError, match="not a JSON record"):
-        run_figures.read_record({}, str(path), "approved")
+        task.read_record({}, str(path), "approved")
 
 
 @pytest.mark.parametrize(
@@ -324,13 +345,13 @@ def test_bad_input_is_a_clear_input_error(mutate, message):
     inputs, blessing, deployment = full_inputs(), copy.deepcopy(BLESSING), dict(DEPLOYMENT)
     mutate(inputs, blessing, deployment)
     with pytest.raises(InputError, match=re.escape(message)):
-        build_run_figures(inputs, blessing, deployment)
+        run_sustainability_report(step_metrics=inputs, blessing=blessing, deployment=deployment)
 
 
 def test_non_dict_arguments_are_input_errors():
-    with pytest.raises(InputError, match="inputs must be a dict"):
-        build_run_figures(["training"])
+    with pytest.raises(InputError, match="step_metrics must be a dict"):
+        run_sustainability_report(step_metrics=["training"])
     with pytest.raises(InputError, match="blessing: must be a dict"):
-        build_run_figures({}, blessing="approved")
+        run_sustainability_report(step_metrics={}, blessing="approved")
     with pytest.raises(InputError, match="embodied_g_co2eq_per_1k"):
-        build_run_figures({}, embodied_g_co2eq_per_1k=math.nan)
+        run_sustainability_report(step_metrics={}, embodied_g_co2eq_per_1k=math.nan)

@@ -1,8 +1,9 @@
-"""The figures of a run: every step's energy and carbon, what they bought, and the SCI.
+"""What the ``sustainability_report`` component does: :func:`run_sustainability_report`.
 
+The figures of a run: every step's energy and carbon, what they bought, and the SCI.
 Pure Python on plain dicts (the metadata of each step's ``Metrics``, the gate's blessing,
-the deployment record), so it is testable without KFP. :func:`build_run_figures` reads
-the step records and does the arithmetic; ``report.py`` renders what it returns.
+the deployment record), so it is testable without KFP. :func:`run_sustainability_report`
+reads the step records and does the arithmetic; ``report.py`` renders what it returns.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from greenkfp.components._shared.step_keys import (
     with_role,
 )
 from greenkfp.components._shared.step_records import (
+    RUN_FIGURES_KEY,
     BlessingRecord,
     DeploymentRecord,
     RunOutcome,
@@ -91,8 +93,9 @@ class RunFigures:
         """The largest fairness gap of the evaluated model, when fairness was given."""
         return self.outcome.worst_fairness_gap
 
-    def metrics(self) -> dict[str, float]:
-        """Returns the headline numbers for the ``Metrics`` output (unavailable ones left out)."""
+    @property
+    def figures(self) -> dict[str, float]:
+        """The headline numbers for the ``Metrics`` output (unavailable ones left out)."""
         out = {
             "energy_kwh_total": self.energy_kwh_total,
             "emissions_kg_co2eq_total": self.emissions_kg_co2eq_total,
@@ -114,8 +117,13 @@ class RunFigures:
     def to_dict(self) -> dict[str, Any]:
         """Returns every figure, JSON-ready (no NaN)."""
         record = dataclasses.asdict(self)
-        record["metrics"] = self.metrics()
+        record["metrics"] = self.figures
         return record
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Every figure under :data:`RUN_FIGURES_KEY`, for the report's and summary's metadata."""
+        return {RUN_FIGURES_KEY: self.to_dict()}
 
 
 def _numbers(name: str, metadata: Any) -> Optional[dict[str, float]]:
@@ -143,8 +151,8 @@ def _blessing(
         record = BlessingRecord.from_dict(blessing)
         checks = [c.to_dict() for c in record.checks]
         return record, {"approved": record.approved, "reasons": record.reasons, "checks": checks}
-    if gate_numbers and "approved" in gate_numbers:
-        record = BlessingRecord(approved=gate_numbers["approved"] >= 0.5)
+    record = BlessingRecord.from_figures(gate_numbers or {})
+    if record is not None:
         return record, {"approved": record.approved, "reasons": [], "checks": None}
     return None, None
 
@@ -153,13 +161,7 @@ def _deployment(record: Any, numbers: Optional[dict[str, float]]) -> Optional[De
     """The deployment record, else what deploy_model's metrics say of it."""
     if record is not None:
         return DeploymentRecord.from_dict(record)
-    if numbers and "deployed" in numbers:
-        return DeploymentRecord(
-            deployed=numbers["deployed"] >= 0.5,
-            version=int(numbers.get("version", 0)),
-            live=numbers.get("live", 0.0) >= 0.5,
-        )
-    return None
+    return DeploymentRecord.from_figures(numbers or {})
 
 
 def _fairness_gaps(numbers: dict[str, float]) -> list[dict[str, Any]]:
@@ -192,8 +194,9 @@ def _strings(records: list[Optional[Mapping[str, Any]]], key: str) -> list[str]:
     return values
 
 
-def build_run_figures(
-    inputs: Mapping[str, Any],
+def run_sustainability_report(
+    *,
+    step_metrics: Mapping[str, Any],
     blessing: Any = None,
     deployment: Any = None,
     embodied_g_co2eq_per_1k: float = -1.0,
@@ -201,7 +204,7 @@ def build_run_figures(
     """Gathers the figures of a run from the steps' metrics and records.
 
     Args:
-        inputs: Metrics metadata of each step by the names of :data:`STEPS`; a missing
+        step_metrics: Metrics metadata of each step by the names of :data:`STEPS`; a missing
             name or ``None`` means the step did not run (or was not wired in).
         blessing: The gate's blessing record (``approved``, ``reasons``, ``checks``, and
             the gate's energy method and grid), or ``None``.
@@ -215,18 +218,20 @@ def build_run_figures(
 
     Raises:
         InputError: When an input is not a dict, an energy figure is negative or NaN, a
-            record lacks its boolean ``approved``/``deployed``, or ``inputs`` names an
-            unknown step.
+            record lacks its boolean ``approved``/``deployed``, or ``step_metrics`` names
+            an unknown step.
     """
-    if not isinstance(inputs, Mapping):
-        raise InputError(f"inputs must be a dict of step metrics, got {type(inputs).__name__}")
-    unknown = sorted(set(inputs) - {name for name, _ in STEPS})
+    if not isinstance(step_metrics, Mapping):
+        raise InputError(
+            f"step_metrics must be a dict of step metrics, got {type(step_metrics).__name__}"
+        )
+    unknown = sorted(set(step_metrics) - {name for name, _ in STEPS})
     if unknown:
         raise InputError(f"unknown step(s) {unknown}; expected some of {[n for n, _ in STEPS]}")
     embodied = float(embodied_g_co2eq_per_1k)
     if math.isnan(embodied):
         raise InputError("embodied_g_co2eq_per_1k must be a number (negative: not given)")
-    numbers = {name: _numbers(f"{name}_metrics", inputs.get(name)) for name, _ in STEPS}
+    numbers = {name: _numbers(f"{name}_metrics", step_metrics.get(name)) for name, _ in STEPS}
     blessing_record, gate = _blessing(blessing, numbers["gate"])
     deployment_record = _deployment(deployment, numbers["deployment"])
 
@@ -271,7 +276,7 @@ def build_run_figures(
         fairness_gaps=_fairness_gaps(fairness) if fairness is not None else None,
         fairness_overall=overall,
         gate=gate,
-        deployment=deployment_record.metadata() if deployment_record else None,
+        deployment=deployment_record.metadata if deployment_record else None,
         outcome=RunOutcome.from_records(blessing_record, deployment_record, compression, fairness),
         sci=software_carbon_intensity(compression, intensity, embodied),
     )
@@ -350,7 +355,7 @@ def read_record(metadata: Mapping[str, Any], path: str, required: str) -> Option
 
     Returns:
         The record (the metadata's energy strings kept), or the metadata as it is when
-        neither holds the key (then :func:`build_run_figures` says what is missing).
+        neither holds the key (then :func:`run_sustainability_report` says what is missing).
     """
     record = dict(metadata)
     if required not in record and path and os.path.isfile(path):
