@@ -6,8 +6,8 @@ Trains two models on the bundled German credit data (seeded, stratified 80/20 sp
   1.35 M parameters;
 * ``default``: the pipeline's default network (hidden 64-32, about 4 k parameters).
 
-and compresses each with ``compress_model``'s logic (``task.compress``): ``auto`` with a
-1-point accuracy budget (and 0.02 AUC), keeping the smallest candidate inside it; the
+and compresses each with ``compress_model``'s logic (``task.run_compress_model``): ``auto``
+with a 1-point accuracy budget (and 0.02 AUC), keeping the smallest candidate inside it; the
 reference model's grid is sparsity 0.8/0.9 x int8, the default model's is the
 component's default grid (0.5/0.7/0.8 x int8/dynamic). Base and compressed models are
 measured alike, end to end from raw rows through the TFLite interpreter (one thread):
@@ -94,7 +94,7 @@ def benchmark_model(name: str, hidden: list[int], args: argparse.Namespace, work
     import pandas as pd
 
     from greenkfp.components.compression.config import CompressionConfig
-    from greenkfp.components.compression.task import compress
+    from greenkfp.components.compression.task import run_compress_model
     from greenkfp.components.data_validation.ingest import split_train_eval
     from greenkfp.components.training import trainer
     from greenkfp.components.training.export import save_model
@@ -124,15 +124,15 @@ def benchmark_model(name: str, hidden: list[int], args: argparse.Namespace, work
         energy_min_seconds=3.0,
         seed=args.seed,
     )
-    outcome = compress(
-        str(model_dir),
-        str(train_path),
-        str(eval_path),
-        str(work / f"{name}-compressed"),
-        config,
+    outcome = run_compress_model(
+        model_dir=str(model_dir),
+        train_path=str(train_path),
+        eval_path=str(eval_path),
+        output_dir=str(work / f"{name}-compressed"),
+        config=config,
         log=lambda line: print(f"[{name}] {line}", flush=True),
     )
-    m = outcome.metrics
+    m = outcome.figures
     return {
         "model": name,
         "param_count": int(result.param_count),

@@ -31,6 +31,7 @@ class DataValidationTasks:
 
 
 def add_data_validation(
+    *,
     data_uri: Any,
     eval_data_uri: Any,
     label_column: Any,
@@ -54,7 +55,9 @@ def add_data_validation(
 
     The schema is inferred from the training statistics unless ``schema_uri`` names a
     curated one; eval data is checked for drift against the training data, and against
-    ``reference_statistics_uri`` when given.
+    ``reference_statistics_uri`` when given. Every argument is passed on to the
+    component input of the same name (``import_csv``, ``generate_statistics``,
+    ``infer_schema``, ``validate_data``); ``country_iso_code`` and ``region`` to all.
     """
     energy = {"country_iso_code": country_iso_code, "region": region}
     data = import_csv(
@@ -98,6 +101,7 @@ def add_data_validation(
 
 
 def add_training(
+    *,
     checked: DataValidationTasks,
     label_column: Any,
     positive_label: Any,

@@ -183,10 +183,10 @@ def build_sustainable_training_pipeline(
             **energy,
         )
         training = add_training(
-            checked,
-            label_column,
-            positive_label,
-            {
+            checked=checked,
+            label_column=label_column,
+            positive_label=positive_label,
+            hyperparameters={
                 "module_file": module_file,
                 "epochs": epochs,
                 "batch_size": batch_size,
@@ -196,9 +196,8 @@ def build_sustainable_training_pipeline(
                 "early_stopping_patience": early_stopping_patience,
                 "seed": seed,
             },
-            country_iso_code,
-            region,
-            resources,
+            **energy,
+            resources=resources,
         )
         compression = compress_model(
             model=training.outputs["model"],

@@ -98,28 +98,28 @@ def build_training_pipeline(
             region: Grid region within the country, optional.
         """
         checked = add_data_validation(
-            data_uri,
-            eval_data_uri,
-            label_column,
-            delimiter,
-            missing_values,
-            trim_whitespace,
-            eval_fraction,
-            split_seed,
-            categorical_features,
-            [label_column],
-            numeric_drift_threshold,
-            categorical_drift_threshold,
-            fail_on,
-            beam_pipeline_args,
-            country_iso_code,
-            region,
+            data_uri=data_uri,
+            eval_data_uri=eval_data_uri,
+            label_column=label_column,
+            delimiter=delimiter,
+            missing_values=missing_values,
+            trim_whitespace=trim_whitespace,
+            eval_fraction=eval_fraction,
+            split_seed=split_seed,
+            categorical_features=categorical_features,
+            required_columns=[label_column],
+            numeric_drift_threshold=numeric_drift_threshold,
+            categorical_drift_threshold=categorical_drift_threshold,
+            fail_on=fail_on,
+            beam_pipeline_args=beam_pipeline_args,
+            country_iso_code=country_iso_code,
+            region=region,
         )
         add_training(
-            checked,
-            label_column,
-            positive_label,
-            {
+            checked=checked,
+            label_column=label_column,
+            positive_label=positive_label,
+            hyperparameters={
                 "module_file": module_file,
                 "epochs": epochs,
                 "batch_size": batch_size,
@@ -129,9 +129,9 @@ def build_training_pipeline(
                 "early_stopping_patience": early_stopping_patience,
                 "seed": seed,
             },
-            country_iso_code,
-            region,
-            resources,
+            country_iso_code=country_iso_code,
+            region=region,
+            resources=resources,
         )
 
     return training_pipeline

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
+
+from greenkfp.components._shared.step_keys import ENERGY_FIGURES
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;
@@ -87,6 +89,23 @@ def tiles(items: Sequence[tuple[str, object]]) -> str:
         )
         + "</div>"
     )
+
+
+def energy_rows(energy: Mapping[str, object]) -> list[tuple[str, object]]:
+    """A step's energy reading as (label, value) rows: its figures, then how and where.
+
+    Args:
+        energy: ``EnergyReading.to_dict()`` of the step.
+    """
+    return [(f.heading, energy[f.key]) for f in ENERGY_FIGURES if f.key in energy] + [
+        ("method", energy.get("energy_method")),
+        ("country / region", f"{energy.get('country_iso_code')} {energy.get('region') or ''}"),
+    ]
+
+
+def energy_table(energy: Mapping[str, object]) -> str:
+    """Returns a step's energy reading as a two-column table (:func:`energy_rows`)."""
+    return table(["", ""], energy_rows(energy))
 
 
 def bar_chart(

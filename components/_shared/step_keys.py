@@ -69,23 +69,39 @@ class BeforeAfter:
     compressed_key: str
     unit: str = ""
 
+    def figures(self, base: float, compressed: float) -> dict[str, float]:
+        """The base and compressed model's values under their keys."""
+        return {self.base_key: float(base), self.compressed_key: float(compressed)}
+
 
 COMPRESSED_INFERENCE_ENERGY = "compressed_inference_energy_kwh_per_1k"
 """The compressed model's inference energy per 1,000 predictions, kWh (the SCI's E)."""
 
+TFLITE_SIZE = BeforeAfter("Size (TFLite)", "base_bytes", "compressed_bytes", "bytes")
+GZIP_SIZE = BeforeAfter("Size gzipped", "base_gzip_bytes", "compressed_gzip_bytes", "bytes")
+EVAL_ACCURACY = BeforeAfter("Accuracy (eval)", "base_accuracy", "compressed_accuracy")
+EVAL_AUC = BeforeAfter("AUC (eval)", "base_auc", "compressed_auc")
+LATENCY_P50 = BeforeAfter(
+    "Latency p50, batch 1", "base_latency_p50_ms", "compressed_latency_p50_ms", "ms"
+)
+LATENCY_P95 = BeforeAfter(
+    "Latency p95, batch 1", "base_latency_p95_ms", "compressed_latency_p95_ms", "ms"
+)
+INFERENCE_ENERGY = BeforeAfter(
+    "Inference energy per 1,000 predictions",
+    "base_inference_energy_kwh_per_1k",
+    COMPRESSED_INFERENCE_ENERGY,
+    "kWh",
+)
+
 COMPRESSION_BEFORE_AFTER = (
-    BeforeAfter("Size (TFLite)", "base_bytes", "compressed_bytes", "bytes"),
-    BeforeAfter("Size gzipped", "base_gzip_bytes", "compressed_gzip_bytes", "bytes"),
-    BeforeAfter("Accuracy (eval)", "base_accuracy", "compressed_accuracy"),
-    BeforeAfter("AUC (eval)", "base_auc", "compressed_auc"),
-    BeforeAfter("Latency p50, batch 1", "base_latency_p50_ms", "compressed_latency_p50_ms", "ms"),
-    BeforeAfter("Latency p95, batch 1", "base_latency_p95_ms", "compressed_latency_p95_ms", "ms"),
-    BeforeAfter(
-        "Inference energy per 1,000 predictions",
-        "base_inference_energy_kwh_per_1k",
-        COMPRESSED_INFERENCE_ENERGY,
-        "kWh",
-    ),
+    TFLITE_SIZE,
+    GZIP_SIZE,
+    EVAL_ACCURACY,
+    EVAL_AUC,
+    LATENCY_P50,
+    LATENCY_P95,
+    INFERENCE_ENERGY,
 )
 """The base (float32) and compressed model side by side, as ``compress_model`` logs them."""
 
@@ -95,16 +111,36 @@ SIZE_RATIO = "size_ratio"
 LATENCY_SPEEDUP_P50 = "latency_speedup_p50"
 """Base p50 latency over compressed p50 latency, batch 1."""
 
+GZIP_SIZE_RATIO, ACCURACY_DROP, AUC_DROP, INFERENCE_ENERGY_RATIO, SPARSITY = (
+    "gzip_size_ratio",
+    "accuracy_drop",
+    "auc_drop",
+    "inference_energy_ratio",
+    "sparsity",
+)
+"""Ratios are base over compressed, drops base minus compressed; sparsity is the share of
+zero kernel weights in the compressed core."""
+
 COMPRESSION_RATIOS = (
     Figure(SIZE_RATIO, "size ratio (base/compressed)"),
-    Figure("gzip_size_ratio", "gzip size ratio (base/compressed)"),
-    Figure("accuracy_drop", "accuracy drop"),
-    Figure("auc_drop", "AUC drop"),
+    Figure(GZIP_SIZE_RATIO, "gzip size ratio (base/compressed)"),
+    Figure(ACCURACY_DROP, "accuracy drop"),
+    Figure(AUC_DROP, "AUC drop"),
     Figure(LATENCY_SPEEDUP_P50, "latency speed-up p50"),
-    Figure("inference_energy_ratio", "inference energy ratio (base/compressed)"),
-    Figure("sparsity", "weight sparsity"),
+    Figure(INFERENCE_ENERGY_RATIO, "inference energy ratio (base/compressed)"),
+    Figure(SPARSITY, "weight sparsity"),
 )
 """What compression bought, as ratios and drops."""
+
+PREDICTION_AGREEMENT, LATENCY_THREADS, CANDIDATES_TRIED, WITHIN_BUDGET = (
+    "prediction_agreement",
+    "latency_threads",
+    "candidates_tried",
+    "within_budget",
+)
+"""Context of ``compress_model``'s figures: the share of eval rows whose 0.5-decision both
+models share, the interpreter threads latency was timed with, how many candidates were
+tried, and whether the kept one is within the quality budget (1.0) or not (0.0)."""
 
 # ----------------------------------------------------------------------------- fairness
 

@@ -64,12 +64,10 @@ def compress_model(
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
     """
-    import os
-
-    from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components.compression import report as compression_report
+    from greenkfp.components._shared.metering import metered_step, publish, step_dir
     from greenkfp.components.compression import task
     from greenkfp.components.compression.config import CompressionConfig
+    from greenkfp.components.compression.report import render_compress_model
 
     config = CompressionConfig(
         methods=methods or ["auto"],
@@ -83,19 +81,16 @@ def compress_model(
         threads=threads,
         seed=seed,
     )
-    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        outcome = task.compress(
-            model.path,
-            train_dataset.path,
-            eval_dataset.path,
-            compressed_model.path,
-            config,
-            country_iso_code,
-            region,
+    with metered_step(step_dir(metrics), country_iso_code, region) as energy:
+        outcome = task.run_compress_model(
+            model_dir=model.path,
+            train_path=train_dataset.path,
+            eval_path=eval_dataset.path,
+            output_dir=compressed_model.path,
+            config=config,
+            country_iso_code=country_iso_code,
+            region=region,
         )
-    with open(report.path, "w") as f:
-        f.write(compression_report.compression_report(outcome, energy.to_dict()))
-    for name, value in outcome.metrics.items():
-        metrics.log_metric(name, value)
-    record_energy(energy, metrics, compressed_model)
-    compressed_model.metadata.update(outcome.metadata)
+    with open(report.path, "w", encoding="utf-8") as f:
+        f.write(render_compress_model(outcome, energy.to_dict()))
+    publish(metrics, energy, compressed_model, outcome.figures, outcome.metadata)

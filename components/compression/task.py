@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared import step_keys as keys
 from greenkfp.components._shared.binary_metrics import binary_metrics
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.labels import encode_label
@@ -73,15 +74,24 @@ class Candidate:
 
 @dataclasses.dataclass
 class CompressionOutcome:
-    """What :func:`compress` returns: figures for Metrics, candidates, metadata."""
+    """What :func:`run_compress_model` returns.
 
-    metrics: dict[str, float]
+    Attributes:
+        figures: Both models' figures, ratios and drops, for the step's Metrics (keys from
+            ``_shared.step_keys``).
+        candidates: Every candidate tried, as :meth:`Candidate.row`.
+        chosen: The name of the candidate kept.
+        metadata: The compressed model's manifest and the settings.
+    """
+
+    figures: dict[str, float]
     candidates: list[dict[str, Any]]
     chosen: str
     metadata: dict[str, Any]
 
 
-def compress(
+def run_compress_model(
+    *,
     model_dir: str,
     train_path: str,
     eval_path: str,
@@ -111,7 +121,7 @@ def compress(
         log: Receives progress lines.
 
     Returns:
-        The outcome: metrics named as in the component's docstring, every candidate, the
+        The outcome: figures named as in the component's docstring, every candidate, the
         chosen one and metadata.
 
     Raises:
@@ -224,30 +234,27 @@ def compress(
     compressed = CompressedModel(
         preprocess_tflite, chosen.core_tflite, inputs, num_threads=config.threads
     )
-    figures = _serving_figures(base, compressed, eval_df, config, country_iso_code, region, log)
+    serving = _serving_figures(base, compressed, eval_df, config, country_iso_code, region, log)
     compressed_scores = compressed.predict_inputs(compressed.to_inputs(eval_df))
     core_model = chosen.keras_core if chosen.keras_core is not None else core
-    metrics = {
-        "base_bytes": float(base_bytes),
-        "compressed_bytes": float(chosen.total_bytes),
-        "size_ratio": base_bytes / chosen.total_bytes,
-        "base_gzip_bytes": float(base_gzip),
-        "compressed_gzip_bytes": float(chosen.gzip_bytes),
-        "gzip_size_ratio": base_gzip / chosen.gzip_bytes,
-        "sparsity": optimize.weight_sparsity(core_model),
-        "base_accuracy": base_quality["accuracy"],
-        "compressed_accuracy": chosen.accuracy,
-        "accuracy_drop": chosen.accuracy_drop,
-        "base_auc": base_quality["auc"],
-        "compressed_auc": chosen.auc,
-        "auc_drop": chosen.auc_drop,
-        "prediction_agreement": float(np.mean((base_scores >= 0.5) == (compressed_scores >= 0.5))),
-        **figures,
-        "candidates_tried": float(len(candidates)),
-        "within_budget": float(chosen.within_budget),
+    agreement = np.mean((base_scores >= 0.5) == (compressed_scores >= 0.5))
+    figures = {
+        **keys.TFLITE_SIZE.figures(base_bytes, chosen.total_bytes),
+        keys.SIZE_RATIO: base_bytes / chosen.total_bytes,
+        **keys.GZIP_SIZE.figures(base_gzip, chosen.gzip_bytes),
+        keys.GZIP_SIZE_RATIO: base_gzip / chosen.gzip_bytes,
+        keys.SPARSITY: optimize.weight_sparsity(core_model),
+        **keys.EVAL_ACCURACY.figures(base_quality["accuracy"], chosen.accuracy),
+        keys.ACCURACY_DROP: chosen.accuracy_drop,
+        **keys.EVAL_AUC.figures(base_quality["auc"], chosen.auc),
+        keys.AUC_DROP: chosen.auc_drop,
+        keys.PREDICTION_AGREEMENT: float(agreement),
+        **serving,
+        keys.CANDIDATES_TRIED: float(len(candidates)),
+        keys.WITHIN_BUDGET: float(chosen.within_budget),
     }
     return CompressionOutcome(
-        metrics=metrics,
+        figures=figures,
         candidates=[c.row() for c in candidates],
         chosen=chosen.name,
         metadata={**manifest, "config": config.to_dict()},
@@ -289,8 +296,8 @@ def _serving_figures(
 
     Both models were loaded with ``config.threads`` interpreter threads.
     """
-    figures: dict[str, float] = {"latency_threads": float(config.threads)}
-    for prefix, model in (("base", base), ("compressed", compressed)):
+    measured: dict[str, dict[str, float]] = {}
+    for name, model in (("base", base), ("compressed", compressed)):
         arrays = model.to_inputs(eval_df)
         rows = [{k: v[i : i + 1] for k, v in arrays.items()} for i in range(len(eval_df))]
 
@@ -308,20 +315,20 @@ def _serving_figures(
             country_iso_code=country_iso_code,
             region=region,
         )
-        figures[f"{prefix}_latency_p50_ms"] = latency["p50"]
-        figures[f"{prefix}_latency_p95_ms"] = latency["p95"]
-        figures[f"{prefix}_inference_energy_kwh_per_1k"] = energy
+        measured[name] = {**latency, "energy": energy}
         log(
-            f"{prefix}: batch-1 latency p50 {latency['p50']:.4f} ms, p95 {latency['p95']:.4f} ms "
+            f"{name}: batch-1 latency p50 {latency['p50']:.4f} ms, p95 {latency['p95']:.4f} ms "
             f"({config.threads} thread(s)); {energy:.3e} kWh per 1,000 predictions"
         )
-    figures["latency_speedup_p50"] = figures["base_latency_p50_ms"] / max(
-        figures["compressed_latency_p50_ms"], 1e-9
-    )
-    figures["inference_energy_ratio"] = figures["base_inference_energy_kwh_per_1k"] / max(
-        figures["compressed_inference_energy_kwh_per_1k"], 1e-18
-    )
-    return figures
+    before, after = measured["base"], measured["compressed"]
+    return {
+        keys.LATENCY_THREADS: float(config.threads),
+        **keys.LATENCY_P50.figures(before["p50"], after["p50"]),
+        **keys.LATENCY_P95.figures(before["p95"], after["p95"]),
+        **keys.INFERENCE_ENERGY.figures(before["energy"], after["energy"]),
+        keys.LATENCY_SPEEDUP_P50: before["p50"] / max(after["p50"], 1e-9),
+        keys.INFERENCE_ENERGY_RATIO: before["energy"] / max(after["energy"], 1e-18),
+    }
 
 
 def _write_outputs(

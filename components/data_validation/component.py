@@ -53,31 +53,25 @@ def import_csv(
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
     """
-    import os
+    from greenkfp.components._shared.metering import metered_step, publish, step_dir
+    from greenkfp.components.data_validation import task
+    from greenkfp.components.data_validation.ingest import CsvOptions
 
-    from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components.data_validation import ingest
-
-    options = ingest.CsvOptions(
-        delimiter, has_header, column_names, missing_values, trim_whitespace
-    )
-    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        result = ingest.import_csv(
-            data_uri,
-            train_dataset.path,
-            eval_dataset.path,
-            options,
-            eval_data_uri,
-            eval_fraction,
-            split_seed,
-            label_column,
-            required_columns or [],
+    options = CsvOptions(delimiter, has_header, column_names, missing_values, trim_whitespace)
+    with metered_step(step_dir(metrics), country_iso_code, region) as energy:
+        outcome = task.run_import_csv(
+            data_uri=data_uri,
+            train_path=train_dataset.path,
+            eval_path=eval_dataset.path,
+            options=options,
+            eval_data_uri=eval_data_uri,
+            eval_fraction=eval_fraction,
+            split_seed=split_seed,
+            label_column=label_column,
+            required_columns=required_columns or [],
         )
-    for name, value in result.metrics().items():
-        metrics.log_metric(name, value)
-    train_dataset.metadata.update({**result.metadata, "rows": result.train_rows})
-    eval_dataset.metadata.update({**result.metadata, "rows": result.eval_rows})
-    record_energy(energy, metrics, train_dataset)
+    publish(metrics, energy, train_dataset, outcome.figures, outcome.metadata)
+    eval_dataset.metadata.update(outcome.eval_metadata)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -103,21 +97,19 @@ def generate_statistics(
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
     """
-    import os
+    from greenkfp.components._shared.metering import metered_step, publish, step_dir
+    from greenkfp.components.data_validation import task
+    from greenkfp.components.data_validation.report import render_generate_statistics
 
-    from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components.data_validation import statistics as logic
-
-    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        summary = logic.generate_statistics(
-            dataset.path, statistics.path, report.path, beam_pipeline_args or []
+    with metered_step(step_dir(metrics), country_iso_code, region) as energy:
+        outcome = task.run_generate_statistics(
+            dataset_path=dataset.path,
+            statistics_path=statistics.path,
+            beam_pipeline_args=beam_pipeline_args or [],
         )
-    for name, value in summary.metrics().items():
-        metrics.log_metric(name, value)
-    statistics.metadata.update(
-        {"format": logic.STATISTICS_FORMAT, "rows": summary.rows, "columns": summary.columns}
-    )
-    record_energy(energy, metrics, statistics)
+    with open(report.path, "w", encoding="utf-8") as f:
+        f.write(render_generate_statistics(outcome, energy.to_dict()))
+    publish(metrics, energy, statistics, outcome.figures, outcome.metadata)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -147,25 +139,19 @@ def infer_schema(
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
     """
-    import os
+    from greenkfp.components._shared.metering import metered_step, publish, step_dir
+    from greenkfp.components.data_validation import task
 
-    from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components.data_validation import schema as logic
-
-    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        inferred = logic.run_infer_schema(
-            statistics.path,
-            schema.path,
-            categorical_features or [],
-            required_columns or [],
-            max_string_domain_size,
-            schema_uri,
+    with metered_step(step_dir(metrics), country_iso_code, region) as energy:
+        outcome = task.run_infer_schema(
+            statistics_path=statistics.path,
+            schema_path=schema.path,
+            categorical_features=categorical_features or [],
+            required_columns=required_columns or [],
+            max_string_domain_size=max_string_domain_size,
+            schema_uri=schema_uri,
         )
-    schema.metadata.update(
-        {"format": logic.SCHEMA_FORMAT, "features": [f.name for f in inferred.feature]}
-    )
-    metrics.log_metric("features", float(len(inferred.feature)))
-    record_energy(energy, metrics, schema)
+    publish(metrics, energy, schema, outcome.figures, outcome.metadata)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -209,36 +195,27 @@ def validate_data(
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
     """
-    import os
+    from greenkfp.components._shared.metering import metered_step, publish, step_dir
+    from greenkfp.components.data_validation import task
+    from greenkfp.components.data_validation.report import render_validate_data
+    from greenkfp.components.data_validation.validation import DriftThresholds, check_fail_on
 
-    from greenkfp.components._shared.metering import metered_step, record_energy
-    from greenkfp.components.data_validation import validation as logic
-
-    thresholds = logic.DriftThresholds(
+    thresholds = DriftThresholds(
         numeric_drift_threshold, categorical_drift_threshold, drift_thresholds or {}
     )
-    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        result = logic.run_validation(
-            statistics.path,
-            schema.path,
-            anomalies.path,
-            summary.path,
-            baseline_statistics.path if baseline_statistics else "",
-            serving_statistics.path if serving_statistics else "",
-            thresholds,
-            thresholds,
-            fail_on,
-            reference_statistics_uri,
+    with metered_step(step_dir(metrics), country_iso_code, region) as energy:
+        outcome = task.run_validate_data(
+            statistics_path=statistics.path,
+            schema_path=schema.path,
+            anomalies_path=anomalies.path,
+            baseline_statistics_path=baseline_statistics.path if baseline_statistics else "",
+            serving_statistics_path=serving_statistics.path if serving_statistics else "",
+            drift=thresholds,
+            skew=thresholds,
+            fail_on=fail_on,
+            reference_statistics_path=reference_statistics_uri,
         )
-    record_energy(energy, metrics, anomalies)
-    for name, value in result.metrics().items():
-        metrics.log_metric(name, value)
-    anomalies.metadata.update(
-        {
-            "anomalous_features": sorted({a.feature for a in result.anomalies}),
-            "drifted_features": result.drifted_features,
-            "skewed_features": result.skewed_features,
-            "reference_drifted_features": result.reference_drifted_features,
-        }
-    )
-    logic.check_fail_on(result, fail_on)
+    with open(summary.path, "w", encoding="utf-8") as f:
+        f.write(render_validate_data(outcome, energy.to_dict()))
+    publish(metrics, energy, anomalies, outcome.figures, outcome.metadata)
+    check_fail_on(outcome, fail_on)

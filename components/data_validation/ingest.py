@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import pandas as pd
 
@@ -42,24 +42,6 @@ class CsvOptions:
             raise InputError(f"delimiter must be one character, got {self.delimiter!r}")
         if not self.has_header and not self.column_names:
             raise InputError("has_header=False needs column_names")
-
-
-@dataclass
-class ImportResult:
-    """What :func:`import_csv` wrote, for the component's outputs."""
-
-    train_rows: int
-    eval_rows: int
-    columns: list[str]
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def metrics(self) -> dict[str, float]:
-        """Numbers for the KFP ``Metrics`` output."""
-        return {
-            "train_rows": float(self.train_rows),
-            "eval_rows": float(self.eval_rows),
-            "columns": float(len(self.columns)),
-        }
 
 
 def _to_numeric_where_possible(df: pd.DataFrame) -> pd.DataFrame:
@@ -153,53 +135,3 @@ def split_train_eval(
     if train_df.empty or eval_df.empty:
         raise InputError(f"{len(df)} rows are too few to split with eval_fraction={eval_fraction}")
     return train_df.reset_index(drop=True), eval_df.reset_index(drop=True)
-
-
-def import_csv(
-    data_uri: str,
-    train_path: str,
-    eval_path: str,
-    options: Optional[CsvOptions] = None,
-    eval_data_uri: str = "",
-    eval_fraction: float = 0.2,
-    split_seed: int = 42,
-    label_column: str = "",
-    required_columns: Sequence[str] = (),
-) -> ImportResult:
-    """Reads user CSV data and writes canonical train and eval datasets.
-
-    Args:
-        data_uri: The training data (or all data when ``eval_data_uri`` is empty).
-        train_path: Where to write the train dataset.
-        eval_path: Where to write the eval dataset.
-        options: The CSV dialect of both files.
-        eval_data_uri: Separate eval data; when empty a seeded split of
-            ``data_uri`` is made.
-        eval_fraction: Share of rows for eval when splitting.
-        split_seed: Seed of the split.
-        label_column: The label; required, and the split keeps its balance.
-        required_columns: Further columns that must be present.
-
-    Returns:
-        Row counts, columns and lineage metadata.
-    """
-    required = list(
-        dict.fromkeys([label_column, *required_columns] if label_column else required_columns)
-    )
-    data = read_csv(data_uri, options)
-    require_columns(data, required, data_uri)
-    if eval_data_uri:
-        train_df, eval_df = data, read_csv(eval_data_uri, options)
-        require_columns(eval_df, list(train_df.columns), eval_data_uri)
-        eval_df = eval_df[list(train_df.columns)]
-    else:
-        train_df, eval_df = split_train_eval(data, eval_fraction, split_seed, label_column)
-    uri_io.write_dataset(train_df, train_path)
-    uri_io.write_dataset(eval_df, eval_path)
-    metadata = {
-        "source_uri": data_uri,
-        "source_sha256": uri_io.sha256_of(data_uri),
-        "eval_source_uri": eval_data_uri or f"{data_uri} (seeded split, seed={split_seed})",
-        "label_column": label_column,
-    }
-    return ImportResult(len(train_df), len(eval_df), list(train_df.columns), metadata)

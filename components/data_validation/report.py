@@ -1,15 +1,22 @@
-"""Self-contained HTML view of TFDV statistics (TFDV's own view needs a CDN)."""
+"""The data validation reports: statistics as HTML, validation as Markdown.
+
+``render_generate_statistics`` draws TFDV statistics as a self-contained page (TFDV's own
+view needs a CDN); ``render_validate_data`` lists every anomaly and the drift per feature.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from greenkfp.components._shared import html
 from greenkfp.components.data_validation.statistics import (
     feature_common_stats,
     feature_name,
-    summarize,
 )
+
+if TYPE_CHECKING:
+    from greenkfp.components.data_validation.task import StatisticsOutcome
+    from greenkfp.components.data_validation.validation import ValidationResult
 
 TOP_VALUES_SHOWN = 10
 
@@ -54,19 +61,18 @@ def _categorical_card(name: str, strings: Any, rows: int) -> str:
     return _card(name, "categorical", chart + figures)
 
 
-def statistics_report(stats: Any, title: str = "Dataset statistics", source: str = "") -> str:
+def render_generate_statistics(outcome: StatisticsOutcome, energy: Mapping[str, Any]) -> str:
     """Renders statistics as one HTML page: headline figures and a card per feature.
 
     Args:
-        stats: A ``DatasetFeatureStatisticsList``.
-        title: Page title.
-        source: Where the data came from, shown under the title.
+        outcome: What ``task.run_generate_statistics`` returned.
+        energy: The step's energy reading (``EnergyReading.to_dict()``).
 
     Returns:
         The HTML document.
     """
-    summary = summarize(stats)
-    dataset = stats.datasets[0]
+    summary = outcome.summary
+    dataset = outcome.statistics.datasets[0]
     cards = []
     overview = []
     for feature in dataset.features:
@@ -90,5 +96,63 @@ def statistics_report(stats: Any, title: str = "Dataset statistics", source: str
         ),
         html.section("Features", html.table(["feature", "kind", "missing"], overview)),
         html.section("Distributions", f'<div class="grid">{"".join(cards)}</div>'),
+        html.section("Energy and carbon of this step", html.energy_table(energy)),
     ]
-    return html.page(title, body, subtitle=source)
+    return html.page("Dataset statistics", body, subtitle=outcome.source)
+
+
+def render_validate_data(result: ValidationResult, energy: Mapping[str, Any]) -> str:
+    """Renders the validation as Markdown: every anomaly, the drift and skew per feature.
+
+    Args:
+        result: What ``task.run_validate_data`` returned.
+        energy: The step's energy reading (``EnergyReading.to_dict()``).
+
+    Returns:
+        The Markdown document.
+    """
+    lines = ["# Data validation", ""]
+    if result.anomalies:
+        lines += [
+            f"**{len(result.anomalies)} anomalies found.**",
+            "",
+            "| feature | kind | value | threshold | description |",
+            "|---|---|---|---|---|",
+        ]
+        for a in result.anomalies:
+            value = "" if a.value is None else f"{a.value:.4g}"
+            threshold = "" if a.threshold is None else f"{a.threshold:.4g}"
+            description = a.description.replace("|", "\\|")
+            lines.append(f"| {a.feature} | {a.kind} | {value} | {threshold} | {description} |")
+    else:
+        lines.append("No anomalies found.")
+    for heading, values, thresholds, flagged in [
+        (
+            "Drift against the baseline",
+            result.drift,
+            result.drift_thresholds,
+            result.drifted_features,
+        ),
+        (
+            "Drift against the reference statistics",
+            result.reference_drift,
+            result.reference_drift_thresholds,
+            result.reference_drifted_features,
+        ),
+        ("Train/serving skew", result.skew, result.skew_thresholds, result.skewed_features),
+    ]:
+        if not values:
+            continue
+        lines += [
+            "",
+            f"## {heading}",
+            "",
+            "| feature | distance | threshold | verdict |",
+            "|---|---|---|---|",
+        ]
+        for name in sorted(values, key=values.get, reverse=True):
+            verdict = "**above threshold**" if name in flagged else "ok"
+            lines.append(f"| {name} | {values[name]:.4f} | {thresholds[name]:.4g} | {verdict} |")
+    lines += ["", "## Energy and carbon of this step", "", "| | |", "|---|---|"]
+    lines += [f"| {label} | {html.fmt(value)} |" for label, value in html.energy_rows(energy)]
+    return "\n".join(lines) + "\n"

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Sequence
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components._shared.tfdv_schema import load_schema
 
 if TYPE_CHECKING:
     from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
@@ -82,28 +81,3 @@ def check_schema_covers(
         raise InputError(
             f"the given schema lacks column(s) {missing} of the data; it has {sorted(names)}"
         )
-
-
-def run_infer_schema(
-    statistics_path: str,
-    schema_path: str,
-    categorical_features: Sequence[str] = (),
-    required_columns: Sequence[str] = (),
-    max_string_domain_size: int = 100,
-    schema_uri: str = "",
-) -> schema_pb2.Schema:
-    """Infers a schema from stored statistics and writes it as a text proto.
-
-    With ``schema_uri``, the curated schema there is used instead, after checking
-    that it names every column of the statistics and every required column.
-    """
-    from greenkfp.components.data_validation.statistics import load_statistics
-
-    stats = load_statistics(statistics_path)
-    if schema_uri:
-        schema = load_schema(schema_uri)
-        check_schema_covers(schema, stats, required_columns)
-    else:
-        schema = infer_schema(stats, categorical_features, required_columns, max_string_domain_size)
-    write_schema(schema, schema_path)
-    return schema

@@ -29,14 +29,6 @@ class StatisticsSummary:
     columns: int
     missing_cells: int
 
-    def metrics(self) -> dict[str, float]:
-        """Numbers for the KFP ``Metrics`` output."""
-        return {
-            "rows": float(self.rows),
-            "columns": float(self.columns),
-            "missing_cells": float(self.missing_cells),
-        }
-
 
 def _tfdv_ready_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Keeps integer columns integer when they have missing values.
@@ -123,21 +115,3 @@ def feature_common_stats(feature: Any) -> Any:
 def feature_name(feature: Any) -> str:
     """Returns a feature's name (its path joined with dots)."""
     return ".".join(feature.path.step) if feature.path.step else feature.name
-
-
-def generate_statistics(
-    dataset_path: str,
-    statistics_path: str,
-    report_path: str,
-    beam_pipeline_args: Optional[Sequence[str]] = None,
-    title: str = "Dataset statistics",
-) -> StatisticsSummary:
-    """Computes statistics, writes the proto and an HTML report, returns the summary."""
-    from greenkfp.components.data_validation.report import statistics_report
-
-    stats = compute_statistics(dataset_path, beam_pipeline_args)
-    write_statistics(stats, statistics_path)
-    summary = summarize(stats)
-    with uri_io.open_uri(report_path, "w") as f:
-        f.write(statistics_report(stats, title=title, source=dataset_path))
-    return summary

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from greenkfp.components._shared.errors import InputError, ValidationFailed
 
@@ -80,8 +80,9 @@ class ValidationResult:
         """Features whose train/serving skew is above its threshold."""
         return sorted(f for f, v in self.skew.items() if v > self.skew_thresholds[f])
 
-    def metrics(self) -> dict[str, float]:
-        """Numbers for the KFP ``Metrics`` output."""
+    @property
+    def figures(self) -> dict[str, float]:
+        """Counts and largest distances, for the step's Metrics."""
         return {
             "anomaly_count": float(len(self.anomalies)),
             "drifted_feature_count": float(len(self.drifted_features)),
@@ -90,6 +91,16 @@ class ValidationResult:
             "max_skew": max(self.skew.values(), default=0.0),
             "reference_drifted_feature_count": float(len(self.reference_drifted_features)),
             "max_reference_drift": max(self.reference_drift.values(), default=0.0),
+        }
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The features each kind of problem was found in, for the anomalies artifact."""
+        return {
+            "anomalous_features": sorted({a.feature for a in self.anomalies}),
+            "drifted_features": self.drifted_features,
+            "skewed_features": self.skewed_features,
+            "reference_drifted_features": self.reference_drifted_features,
         }
 
 
@@ -185,14 +196,14 @@ def _readable(proto: anomalies_pb2.Anomalies) -> ValidationResult:
     return ValidationResult(anomalies, drift, drift_thresholds, skew, skew_thresholds)
 
 
-def _add_reference_drift(
+def add_reference_drift(
     result: ValidationResult,
     stats: statistics_pb2.DatasetFeatureStatisticsList,
     schema: schema_pb2.Schema,
     reference_stats: statistics_pb2.DatasetFeatureStatisticsList,
     drift: Optional[DriftThresholds],
-) -> ValidationResult:
-    """Measures drift against a second baseline and adds it, and its drift anomalies."""
+) -> None:
+    """Adds drift against a second baseline, and its drift anomalies, to ``result``."""
     _, against_reference = validate(stats, schema, baseline_stats=reference_stats, drift=drift)
     result.reference_drift = against_reference.drift
     result.reference_drift_thresholds = against_reference.drift_thresholds
@@ -200,7 +211,6 @@ def _add_reference_drift(
         if anomaly.value is not None:  # a comparator (drift) anomaly; the rest are known
             anomaly.kind += " (vs reference statistics)"
             result.anomalies.append(anomaly)
-    return result
 
 
 def check_fail_on_choice(fail_on: str) -> None:
@@ -228,99 +238,3 @@ def check_fail_on(result: ValidationResult, fail_on: str) -> None:
     if fail_on == "anomalies" and result.anomalies:
         listed = "; ".join(f"{a.feature}: {a.description}" for a in result.anomalies)
         raise ValidationFailed(f"{len(result.anomalies)} anomalies found: {listed}")
-
-
-def markdown_summary(result: ValidationResult, title: str = "Data validation") -> str:
-    """Returns a Markdown report listing every anomaly and the drift per feature."""
-    lines = [f"# {title}", ""]
-    if result.anomalies:
-        lines += [
-            f"**{len(result.anomalies)} anomalies found.**",
-            "",
-            "| feature | kind | value | threshold | description |",
-            "|---|---|---|---|---|",
-        ]
-        for a in result.anomalies:
-            value = "" if a.value is None else f"{a.value:.4g}"
-            threshold = "" if a.threshold is None else f"{a.threshold:.4g}"
-            description = a.description.replace("|", "\\|")
-            lines.append(f"| {a.feature} | {a.kind} | {value} | {threshold} | {description} |")
-    else:
-        lines.append("No anomalies found.")
-    for heading, values, thresholds, flagged in [
-        (
-            "Drift against the baseline",
-            result.drift,
-            result.drift_thresholds,
-            result.drifted_features,
-        ),
-        (
-            "Drift against the reference statistics",
-            result.reference_drift,
-            result.reference_drift_thresholds,
-            result.reference_drifted_features,
-        ),
-        ("Train/serving skew", result.skew, result.skew_thresholds, result.skewed_features),
-    ]:
-        if not values:
-            continue
-        lines += [
-            "",
-            f"## {heading}",
-            "",
-            "| feature | distance | threshold | verdict |",
-            "|---|---|---|---|",
-        ]
-        for name in sorted(values, key=values.get, reverse=True):
-            verdict = "**above threshold**" if name in flagged else "ok"
-            lines.append(f"| {name} | {values[name]:.4f} | {thresholds[name]:.4g} | {verdict} |")
-    return "\n".join(lines) + "\n"
-
-
-def run_validation(
-    statistics_path: str,
-    schema_path: str,
-    anomalies_path: str,
-    summary_path: str,
-    baseline_statistics_path: str = "",
-    serving_statistics_path: str = "",
-    drift: Optional[DriftThresholds] = None,
-    skew: Optional[DriftThresholds] = None,
-    fail_on: str = "anomalies",
-    reference_statistics_path: str = "",
-) -> ValidationResult:
-    """Validates stored statistics and writes the anomalies proto and Markdown summary.
-
-    ``fail_on`` is checked before any work, so a bad value fails fast; call
-    :func:`check_fail_on` with the result to apply it. With ``reference_statistics_path``
-    (for example the statistics of the data the live model was trained on), drift is
-    measured against it too, with the same thresholds, and its drift anomalies are added.
-    """
-    from google.protobuf import text_format
-
-    from greenkfp.components._shared import io as uri_io
-    from greenkfp.components._shared.tfdv_schema import load_schema
-    from greenkfp.components.data_validation.statistics import load_statistics
-
-    check_fail_on_choice(fail_on)
-    proto, result = validate(
-        load_statistics(statistics_path),
-        load_schema(schema_path),
-        load_statistics(baseline_statistics_path) if baseline_statistics_path else None,
-        load_statistics(serving_statistics_path) if serving_statistics_path else None,
-        drift,
-        skew,
-    )
-    if reference_statistics_path:
-        result = _add_reference_drift(
-            result,
-            load_statistics(statistics_path),
-            load_schema(schema_path),
-            load_statistics(reference_statistics_path),
-            drift,
-        )
-    with uri_io.open_uri(anomalies_path, "w") as f:
-        f.write(text_format.MessageToString(proto))
-    with uri_io.open_uri(summary_path, "w") as f:
-        f.write(markdown_summary(result))
-    return result

@@ -63,11 +63,10 @@ def train_model(
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
     """
-    import os
-
-    from greenkfp.components._shared import binary_metrics as evaluation
-    from greenkfp.components._shared.metering import metered_step, record_energy
+    from greenkfp.components._shared.binary_metrics import CONFUSION_CATEGORIES
+    from greenkfp.components._shared.metering import metered_step, publish, step_dir
     from greenkfp.components.training import task
+    from greenkfp.components.training.report import render_train_model
 
     hparams = {
         "epochs": epochs,
@@ -78,22 +77,20 @@ def train_model(
         "early_stopping_patience": early_stopping_patience,
         "seed": seed,
     }
-    with metered_step(os.path.dirname(metrics.path), country_iso_code, region) as energy:
-        outcome = task.train_and_export(
-            train_dataset.path,
-            eval_dataset.path,
-            model.path,
-            label_column,
-            positive_label,
-            hparams,
-            schema.path if schema else "",
-            module_file,
-            categorical_features or [],
+    with metered_step(step_dir(metrics), country_iso_code, region) as energy:
+        outcome = task.run_train_model(
+            train_path=train_dataset.path,
+            eval_path=eval_dataset.path,
+            model_dir=model.path,
+            label_column=label_column,
+            positive_label=positive_label,
+            hparams=hparams,
+            schema_path=schema.path if schema else "",
+            module_file=module_file,
+            categorical_features=categorical_features or [],
         )
-    task.write_report(outcome, energy.to_dict(), report.path)
-    for name, value in outcome.metrics.items():
-        metrics.log_metric(name, value)
-    record_energy(energy, metrics, model)
-    model.metadata.update(outcome.metadata)
-    classification_metrics.log_confusion_matrix(evaluation.CONFUSION_CATEGORIES, outcome.confusion)
+    with open(report.path, "w", encoding="utf-8") as f:
+        f.write(render_train_model(outcome, energy.to_dict()))
+    publish(metrics, energy, model, outcome.figures, outcome.metadata)
+    classification_metrics.log_confusion_matrix(CONFUSION_CATEGORIES, outcome.confusion)
     classification_metrics.log_roc_curve(*outcome.roc)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from greenkfp.components._shared import html
+from greenkfp.components._shared.binary_metrics import auc_from_roc
 from greenkfp.components._shared.step_keys import ENERGY_UNITS
-from greenkfp.components.training.evaluation import auc_from_roc
+
+if TYPE_CHECKING:
+    from greenkfp.components.training.task import TrainingOutcome
 
 MODEL_BYTES_KEYS = ("model_bytes", "keras_model_bytes", "saved_model_bytes")
 """``model_facts`` keys tried, in order, for the model-size tile."""
@@ -216,9 +219,9 @@ def training_report(
             its CPU/GPU/RAM parts, ``emissions_kg_co2eq``, ``carbon_intensity_g_per_kwh``,
             ``duration_s``, ``energy_method``, ``country_iso_code``, ``region``.
         confusion: ``[[TN, FP], [FN, TP]]`` at threshold 0.5, from
-            :func:`~greenkfp.components.training.evaluation.confusion_matrix`.
+            :func:`~greenkfp.components._shared.binary_metrics.confusion_matrix`.
         roc: ``(fpr, tpr, thresholds)`` from
-            :func:`~greenkfp.components.training.evaluation.roc_curve`.
+            :func:`~greenkfp.components._shared.binary_metrics.roc_curve`.
         model_facts: Facts shown in the Model table; ``param_count`` and ``model_bytes``
             (or ``keras_model_bytes`` / ``saved_model_bytes``) also feed the tiles.
         title: Page title.
@@ -262,3 +265,20 @@ def training_report(
     ]
     subtitle = f"{len(next(iter(history.values()), []))} epochs" if history else ""
     return html.page(title, body, subtitle=subtitle)
+
+
+def render_train_model(outcome: TrainingOutcome, energy: dict[str, object]) -> str:
+    """Renders ``train_model``'s report: curves, confusion matrix, ROC, energy, the model.
+
+    Args:
+        outcome: What ``task.run_train_model`` returned.
+        energy: The step's energy reading (``EnergyReading.to_dict()``).
+
+    Returns:
+        The HTML document.
+    """
+    facts = {k: v for k, v in outcome.metadata.items() if not isinstance(v, list)}
+    facts.update({k: int(outcome.figures[k]) for k in ("model_bytes", "keras_model_bytes")})
+    return training_report(
+        outcome.history, outcome.figures, energy, outcome.confusion, outcome.roc, facts
+    )

@@ -13,9 +13,17 @@ from greenkfp.components._shared.errors import InputError
 
 @dataclass
 class TrainingOutcome:
-    """Figures and facts of a finished training, for the component's outputs."""
+    """Figures and facts of a finished training, for the component's outputs.
 
-    metrics: dict[str, float]
+    Attributes:
+        figures: Eval quality, model size and epochs, for the step's Metrics.
+        history: Per-epoch Keras metrics (``loss``, ``val_loss``, ``auc``, ...).
+        confusion: ``[[TN, FP], [FN, TP]]`` on eval data at threshold 0.5.
+        roc: ``(fpr, tpr, thresholds)`` on eval data.
+        metadata: Facts about the model, for the model artifact.
+    """
+
+    figures: dict[str, float]
     history: dict[str, list[float]]
     confusion: list[list[int]]
     roc: tuple[list[float], list[float], list[float]]
@@ -55,12 +63,13 @@ def _local_module_file(module_file: str, workdir: str) -> Optional[str]:
     return local
 
 
-def train_and_export(
+def run_train_model(
+    *,
     train_path: str,
     eval_path: str,
     model_dir: str,
     label_column: str,
-    positive_label: str,
+    positive_label: str = "1",
     hparams: dict[str, Any],
     schema_path: str = "",
     module_file: str = "",
@@ -81,7 +90,11 @@ def train_and_export(
         categorical_features: Integer columns holding categories (without a schema).
 
     Returns:
-        Metrics, history, confusion matrix, ROC curve and model facts.
+        Figures, history, confusion matrix, ROC curve and model facts.
+
+    Raises:
+        InputError: Empty data, a label column or positive label not in the data, a schema
+            without the label, or a module file that cannot be loaded or builds no model.
     """
     from greenkfp.components._shared import binary_metrics
     from greenkfp.components.training import trainer
@@ -106,7 +119,7 @@ def train_and_export(
         )
     export = save_model(result, model_dir)
     labels, scores = result.eval_labels, result.eval_scores
-    metrics = {
+    figures = {
         **{k: float(v) for k, v in result.eval_metrics.items()},
         **binary_metrics.classification_summary(labels, scores),
         "param_count": float(result.param_count),
@@ -127,22 +140,9 @@ def train_and_export(
         "param_count": int(result.param_count),
     }
     return TrainingOutcome(
-        metrics=metrics,
+        figures=figures,
         history=result.history,
         confusion=binary_metrics.confusion_matrix(labels, scores),
         roc=binary_metrics.roc_curve(labels, scores),
         metadata=metadata,
     )
-
-
-def write_report(outcome: TrainingOutcome, energy: dict[str, Any], report_path: str) -> None:
-    """Writes the HTML training report: curves, confusion matrix, ROC, energy."""
-    from greenkfp.components.training.report import training_report
-
-    facts = {k: v for k, v in outcome.metadata.items() if not isinstance(v, list)}
-    facts.update({k: int(outcome.metrics[k]) for k in ("model_bytes", "keras_model_bytes")})
-    page = training_report(
-        outcome.history, outcome.metrics, energy, outcome.confusion, outcome.roc, facts
-    )
-    with uri_io.open_uri(report_path, "w") as f:
-        f.write(page)

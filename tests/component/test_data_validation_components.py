@@ -1,94 +1,128 @@
-"""Each data validation component, run through kfp.local as a user's pipeline would."""
+"""Each data validation wrapper through ``.python_func`` with stand-in artifacts."""
 
-import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from kfp import dsl, local
+from kfp import dsl
+from stand_ins import StandIns
 
 from greenkfp.components import generate_statistics, import_csv, infer_schema, validate_data
-from greenkfp.pipelines.runners.local import run_locally
-
-pytestmark = pytest.mark.slow
-
-
-def outputs_of(summary, step: str) -> dict:
-    return next(s for s in summary.steps if s.name == step).outputs
+from greenkfp.components._shared.errors import ValidationFailed
 
 
 def test_import_csv_alone(tmp_path, write_csv):
     source = write_csv("a , label\n1,yes\n2,no\n?,yes\n4,no\n5,yes\n")
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
-    task = import_csv(data_uri=source, label_column="label", eval_fraction=0.4)
-    train = pd.read_csv(task.outputs["train_dataset"].path)
-    evaluation = pd.read_csv(task.outputs["eval_dataset"].path)
+    step = StandIns(tmp_path, "import")
+    train_dataset = step.output(dsl.Dataset, "train_dataset")
+    eval_dataset = step.output(dsl.Dataset, "eval_dataset")
+    metrics = step.output(dsl.Metrics, "metrics")
+    import_csv.python_func(
+        data_uri=source,
+        label_column="label",
+        eval_fraction=0.4,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        metrics=metrics,
+    )
+    train = pd.read_csv(train_dataset.path)
+    evaluation = pd.read_csv(eval_dataset.path)
     assert list(train.columns) == ["a", "label"]
     assert len(train) + len(evaluation) == 5
-    counts = {
-        k: task.outputs["metrics"].metadata[k] for k in ("train_rows", "eval_rows", "columns")
-    }
+    counts = {k: metrics.metadata[k] for k in ("train_rows", "eval_rows", "columns")}
     assert counts == {"train_rows": 3.0, "eval_rows": 2.0, "columns": 2.0}
-    assert task.outputs["metrics"].metadata["energy_kwh"] > 0
-    assert task.outputs["train_dataset"].metadata["source_uri"] == source
+    assert metrics.metadata["energy_kwh"] > 0
+    assert train_dataset.metadata["source_uri"] == source
+    assert (train_dataset.metadata["rows"], eval_dataset.metadata["rows"]) == (3, 2)
+    assert train_dataset.metadata["energy_method"]
+    assert (step.step_dir / "codecarbon" / "emissions.csv").exists()
 
 
-@dsl.pipeline(name="validation-components-test")
-def chained(data_uri: str, eval_data_uri: str, fail_on: str):
-    data = import_csv(data_uri=data_uri, eval_data_uri=eval_data_uri, label_column="risk")
-    train_stats = generate_statistics(dataset=data.outputs["train_dataset"])
-    eval_stats = generate_statistics(dataset=data.outputs["eval_dataset"])
-    schema = infer_schema(
-        statistics=train_stats.outputs["statistics"],
-        categorical_features=["job"],
-        required_columns=["risk"],
+def statistics_of(dataset, root: Path, name: str) -> SimpleNamespace:
+    """Runs generate_statistics on ``dataset``; returns its outputs."""
+    step = StandIns(root, name)
+    out = SimpleNamespace(
+        statistics=step.output(dsl.Artifact, "statistics"),
+        report=step.output(dsl.HTML, "report"),
+        metrics=step.output(dsl.Metrics, "metrics"),
     )
-    validate_data(
-        statistics=eval_stats.outputs["statistics"],
-        schema=schema.outputs["schema"],
-        baseline_statistics=train_stats.outputs["statistics"],
+    generate_statistics.python_func(dataset=StandIns.passed_on(dataset), **vars(out))
+    return out
+
+
+def validation_of(train_stats, eval_stats, schema, root: Path, fail_on: str) -> SimpleNamespace:
+    """Runs validate_data on eval against train, age's threshold raised; returns its outputs."""
+    step = StandIns(root, f"validate-{fail_on}")
+    out = SimpleNamespace(
+        anomalies=step.output(dsl.Artifact, "anomalies"),
+        summary=step.output(dsl.Markdown, "summary"),
+        metrics=step.output(dsl.Metrics, "metrics"),
+    )
+    validate_data.python_func(
+        statistics=StandIns.passed_on(eval_stats.statistics),
+        schema=StandIns.passed_on(schema),
+        baseline_statistics=StandIns.passed_on(train_stats.statistics),
         drift_thresholds={"age": 0.9},
         fail_on=fail_on,
+        **vars(out),
     )
+    return out
 
 
+@pytest.mark.slow
 def test_components_chained_detect_drift(tmp_path, german_credit, write_csv):
     train = write_csv(german_credit.iloc[:800], "train.csv")
     shifted = german_credit.iloc[800:].assign(
         credit_amount=lambda d: d["credit_amount"] * 3, age=lambda d: d["age"] + 30
     )
     evaluation = write_csv(shifted, "eval.csv")
-    summary = run_locally(
-        chained,
-        {"data_uri": train, "eval_data_uri": evaluation, "fail_on": "never"},
-        tmp_path / "run",
-        progress=lambda line: None,
+    step = StandIns(tmp_path, "import")
+    data = SimpleNamespace(
+        train_dataset=step.output(dsl.Dataset, "train_dataset"),
+        eval_dataset=step.output(dsl.Dataset, "eval_dataset"),
+        metrics=step.output(dsl.Metrics, "metrics"),
     )
-    assert summary.status == "succeeded", summary.error
-    assert [s.name for s in summary.steps] == [
-        "import-csv",
-        "generate-statistics",
-        "generate-statistics-2",
-        "infer-schema",
-        "validate-data",
-    ]
-    stats = outputs_of(summary, "generate-statistics")
-    stats_metrics = stats["metrics"]["metadata"]
+    import_csv.python_func(
+        data_uri=train, eval_data_uri=evaluation, label_column="risk", **vars(data)
+    )
+    train_stats = statistics_of(data.train_dataset, tmp_path, "statistics-train")
+    eval_stats = statistics_of(data.eval_dataset, tmp_path, "statistics-eval")
+
+    stats_metrics = train_stats.metrics.metadata
     assert {k: stats_metrics[k] for k in ("rows", "columns", "missing_cells")} == {
         "rows": 800.0,
         "columns": 10.0,
         "missing_cells": 0.0,
     }
-    assert stats_metrics["energy_kwh"] > 0 and stats["statistics"]["metadata"]["energy_method"]
-    assert stats["statistics"]["metadata"]["rows"] == 800
-    assert Path(stats["report"]["uri"]).read_text().startswith("<!DOCTYPE html>")
-    schema = outputs_of(summary, "infer-schema")["schema"]
-    assert "is_categorical: true" in Path(schema["uri"]).read_text()
-    validated = outputs_of(summary, "validate-data")
+    assert stats_metrics["energy_kwh"] > 0 and train_stats.statistics.metadata["energy_method"]
+    assert train_stats.statistics.metadata["rows"] == 800
+    report = Path(train_stats.report.path).read_text()
+    assert report.startswith("<!DOCTYPE html>") and "Energy and carbon of this step" in report
+
+    schema_step = StandIns(tmp_path, "schema")
+    schema = schema_step.output(dsl.Artifact, "schema")
+    schema_metrics = schema_step.output(dsl.Metrics, "metrics")
+    infer_schema.python_func(
+        statistics=StandIns.passed_on(train_stats.statistics),
+        schema=schema,
+        metrics=schema_metrics,
+        categorical_features=["job"],
+        required_columns=["risk"],
+    )
+    assert "is_categorical: true" in Path(schema.path).read_text()
+    assert schema_metrics.metadata["features"] == 10.0 and "risk" in schema.metadata["features"]
+
+    validated = validation_of(train_stats, eval_stats, schema, tmp_path, fail_on="never")
     # age's override (0.9) keeps it quiet; credit_amount drifts.
-    assert validated["anomalies"]["metadata"]["drifted_features"] == ["credit_amount"]
-    assert validated["metrics"]["metadata"]["drifted_feature_count"] == 1.0
-    markdown = Path(validated["summary"]["uri"]).read_text()
+    assert validated.anomalies.metadata["drifted_features"] == ["credit_amount"]
+    assert validated.metrics.metadata["drifted_feature_count"] == 1.0
+    markdown = Path(validated.summary.path).read_text()
     assert "| credit_amount |" in markdown and "**above threshold**" in markdown
-    saved = json.loads((tmp_path / "run" / "run_summary.json").read_text())
-    assert saved["status"] == "succeeded" and len(saved["steps"]) == 5
+
+    # fail_on="drift" fails the step, naming the feature, after writing every output.
+    with pytest.raises(ValidationFailed, match=r"drift or skew .* \['credit_amount'\]"):
+        validation_of(train_stats, eval_stats, schema, tmp_path, fail_on="drift")
+    failed = StandIns(tmp_path, "validate-drift").step_dir
+    assert "| credit_amount |" in (failed / "summary").read_text()
+    assert (failed / "anomalies").exists() and (failed / "codecarbon" / "emissions.csv").exists()

@@ -27,11 +27,11 @@ from PIL import Image
 
 from greenkfp.components._shared import binary_metrics as ev
 from greenkfp.components._shared import html
+from greenkfp.components._shared.binary_metrics import auc_from_roc
 from greenkfp.components.deployment import gate
 from greenkfp.components.deployment.policy import parse_policy
 from greenkfp.components.sustainability import report
 from greenkfp.components.sustainability.task import run_sustainability_report
-from greenkfp.components.training.evaluation import auc_from_roc
 from greenkfp.components.training.report import training_report
 
 pytestmark = pytest.mark.slow

@@ -125,13 +125,24 @@ def trained(tmp_path_factory, german_credit):
     }
 
 
+def paths(trained, output_dir, model_dir: str = "", train_path: str = "") -> dict[str, str]:
+    """``run_compress_model``'s paths: the trained model and data unless given others."""
+    return {
+        "model_dir": model_dir or trained["model"],
+        "train_path": train_path or trained["train"],
+        "eval_path": trained["eval"],
+        "output_dir": str(output_dir),
+    }
+
+
 def _compress(trained, name, **settings):
-    from greenkfp.components.compression.task import compress
+    from greenkfp.components.compression.task import run_compress_model
 
     out = trained["root"] / name
-    config = CompressionConfig.from_dict({**FAST, **settings})
-    outcome = compress(
-        trained["model"], trained["train"], trained["eval"], str(out), config, log=lambda s: None
+    outcome = run_compress_model(
+        **paths(trained, out),
+        config=CompressionConfig.from_dict({**FAST, **settings}),
+        log=lambda s: None,
     )
     return outcome, str(out)
 
@@ -173,7 +184,7 @@ def test_each_method_compresses_and_predicts_from_raw_rows(trained, methods):
     from greenkfp.components._shared.predictor import load_predictor
 
     outcome, out = _compress(trained, "+".join(methods), methods=methods, sparsity=0.6)
-    m = outcome.metrics
+    m = outcome.figures
     for key in METRIC_KEYS:
         assert key in m and np.isfinite(m[key]), key
     assert m["base_latency_p50_ms"] > 0 and m["compressed_inference_energy_kwh_per_1k"] > 0
@@ -206,7 +217,7 @@ def test_each_method_compresses_and_predicts_from_raw_rows(trained, methods):
 def test_int8_agrees_with_float_model_on_most_rows(trained):
     outcome, _ = _compress(trained, "int8-agreement", methods=["int8"])
     # Measured: 0.99-1.00 of the 200 eval rows get the same decision at 0.5.
-    assert outcome.metrics["prediction_agreement"] >= 0.95
+    assert outcome.figures["prediction_agreement"] >= 0.95
 
 
 @pytest.mark.slow
@@ -221,7 +232,7 @@ def test_auto_keeps_the_smallest_candidate_within_the_drop_budget(trained):
         max_auc_drop=0.01,
     )
     cands = outcome.candidates
-    assert len(cands) == 6 and outcome.metrics["candidates_tried"] == 6
+    assert len(cands) == 6 and outcome.figures["candidates_tried"] == 6
     for c in cands:  # the budget verdict follows the figures
         inside = c["accuracy_drop"] <= 0.01 + 1e-12 and c["auc_drop"] <= 0.01 + 1e-12
         assert c["within_budget"] == inside
@@ -229,18 +240,20 @@ def test_auto_keeps_the_smallest_candidate_within_the_drop_budget(trained):
     assert within, "the unpruned candidates stay within a 1-point budget"
     kept = next(c for c in cands if c["name"] == outcome.chosen)
     assert kept["gzip_bytes"] == min(c["gzip_bytes"] for c in within)
-    assert outcome.metrics["accuracy_drop"] <= 0.01 + 1e-12
-    assert outcome.metrics["within_budget"] == 1.0
+    assert outcome.figures["accuracy_drop"] <= 0.01 + 1e-12
+    assert outcome.figures["within_budget"] == 1.0
 
 
 @pytest.mark.slow
 def test_report_shows_both_models_and_every_candidate(trained):
-    from greenkfp.components.compression.report import compression_report
+    from greenkfp.components.compression.report import render_compress_model
 
     outcome, _ = _compress(
         trained, "report", methods=["auto"], auto_sparsities=[0.5], auto_quantizations=["int8"]
     )
-    page = compression_report(outcome, {"energy_kwh": 1e-5, "energy_method": "cpu_load_estimate"})
+    page = render_compress_model(
+        outcome, {"energy_kwh": 1e-5, "energy_method": "cpu_load_estimate"}
+    )
     assert "Base and compressed, side by side" in page and "Candidates" in page
     assert page.count("<circle") == len(outcome.candidates)
     assert "cpu_load_estimate" in page and "http" not in page.replace('xmlns="http', "")
@@ -251,7 +264,7 @@ def test_report_shows_both_models_and_every_candidate(trained):
 
 @pytest.mark.slow
 def test_a_model_that_is_not_keras_is_refused(trained, tmp_path):
-    from greenkfp.components.compression.task import compress
+    from greenkfp.components.compression.task import run_compress_model
 
     bogus = tmp_path / "model"
     bogus.mkdir()
@@ -259,10 +272,10 @@ def test_a_model_that_is_not_keras_is_refused(trained, tmp_path):
     (bogus / "model_metadata.json").write_text(json.dumps(meta))
     (bogus / "keras_model.keras").write_bytes(b"this is not a model")
     with pytest.raises(InputError, match="cannot load .*keras_model.keras as a Keras 2 model"):
-        compress(str(bogus), trained["train"], trained["eval"], str(tmp_path / "out"))
+        run_compress_model(**paths(trained, tmp_path / "out", model_dir=str(bogus)))
     (bogus / "keras_model.keras").unlink()
     with pytest.raises(InputError, match="holds no keras_model.keras"):
-        compress(str(bogus), trained["train"], trained["eval"], str(tmp_path / "out"))
+        run_compress_model(**paths(trained, tmp_path / "out", model_dir=str(bogus)))
     assert not (tmp_path / "out").exists()
 
 
@@ -270,12 +283,12 @@ def test_a_model_that_is_not_keras_is_refused(trained, tmp_path):
 def test_empty_data_and_empty_representative_rows_are_refused(trained, tmp_path):
     from greenkfp.components._shared.model_artifact import load_keras_model
     from greenkfp.components.compression import optimize, stages
-    from greenkfp.components.compression.task import compress
+    from greenkfp.components.compression.task import run_compress_model
 
     empty = tmp_path / "empty.csv"
     empty.write_text(",".join(trained["eval_df"].columns) + "\n")
     with pytest.raises(InputError, match="the train dataset .* has no rows"):
-        compress(trained["model"], str(empty), trained["eval"], str(tmp_path / "out"))
+        run_compress_model(**paths(trained, tmp_path / "out", train_path=str(empty)))
     _, core = stages.split_model(load_keras_model(trained["model"]))
     with pytest.raises(InputError, match="int8 quantization needs representative data"):
         optimize.to_tflite(core, "int8", np.zeros((0, core.input_shape[-1]), np.float32))

@@ -9,8 +9,12 @@ from greenkfp.components._shared.errors import InputError, ValidationFailed
 from greenkfp.components._shared.tfdv_schema import load_schema
 from greenkfp.components.data_validation import schema as schema_lib
 from greenkfp.components.data_validation import statistics as stats_lib
-from greenkfp.components.data_validation import validation
+from greenkfp.components.data_validation import task, validation
 from greenkfp.components.data_validation.ingest import split_train_eval
+from greenkfp.components.data_validation.report import (
+    render_generate_statistics,
+    render_validate_data,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -58,12 +62,14 @@ def test_statistics_files_round_trip_and_report_is_self_contained(train_eval, tm
     train, _ = train_eval
     data = str(tmp_path / "train")
     uri_io.write_dataset(train, data)
-    stats_path, report_path = str(tmp_path / "stats.pb"), str(tmp_path / "report.html")
-    summary = stats_lib.generate_statistics(data, stats_path, report_path, title="Train")
-    assert summary.rows == len(train) == 800
+    stats_path = str(tmp_path / "stats.pb")
+    outcome = task.run_generate_statistics(dataset_path=data, statistics_path=stats_path)
+    assert outcome.summary.rows == len(train) == 800
+    assert outcome.figures == {"rows": 800.0, "columns": 10.0, "missing_cells": 0.0}
     loaded = stats_lib.load_statistics(stats_path)
-    assert stats_lib.summarize(loaded) == summary
-    report = open(report_path).read()
+    assert stats_lib.summarize(loaded) == outcome.summary
+    report = render_generate_statistics(outcome, {"energy_kwh": 1e-6, "energy_method": "rapl"})
+    assert "Energy and carbon of this step" in report and "rapl" in report
     for column in train.columns:
         assert f"<h3>{column} " in report
     assert report.count("<svg") >= len(train.columns)
@@ -132,7 +138,7 @@ def test_drift_on_a_shifted_copy(train_eval, train_stats_and_schema, tmp_path):
     shifted["housing"] = np.where(shifted.index % 4 == 0, "own", "free")
     _, result = validation.validate(stats_of(shifted, tmp_path), schema, baseline_stats=stats)
     assert result.drifted_features == ["credit_amount", "housing"]
-    assert result.metrics()["drifted_feature_count"] == 2.0
+    assert result.figures["drifted_feature_count"] == 2.0
     assert result.drift["credit_amount"] > validation.DEFAULT_NUMERIC_DRIFT_THRESHOLD
     drift_anomalies = {a.feature: a for a in result.anomalies}
     assert drift_anomalies["housing"].value == pytest.approx(result.drift["housing"])
@@ -155,7 +161,7 @@ def test_skew_against_serving_data(train_eval, train_stats_and_schema, tmp_path)
         stats, schema, serving_stats=stats_of(serving, tmp_path, "serving")
     )
     assert "duration" in result.skewed_features
-    assert result.metrics()["skewed_feature_count"] >= 1
+    assert result.figures["skewed_feature_count"] >= 1
 
 
 def test_non_numeric_value_in_numeric_column(train_eval, train_stats_and_schema, tmp_path):
@@ -168,7 +174,7 @@ def test_non_numeric_value_in_numeric_column(train_eval, train_stats_and_schema,
     assert ("credit_amount", "UNEXPECTED_DATA_TYPE") in kinds
     with pytest.raises(ValidationFailed, match="credit_amount: Expected data of type: INT"):
         validation.check_fail_on(result, "anomalies")
-    summary = validation.markdown_summary(result)
+    summary = render_validate_data(result, {})
     assert "| credit_amount | UNEXPECTED_DATA_TYPE |" in summary
 
 
@@ -226,26 +232,26 @@ def test_drift_against_reference_statistics_beside_train(
     schema_lib.write_schema(schema, schema_path)
 
     def run(reference: str) -> validation.ValidationResult:
-        return validation.run_validation(
-            paths["eval"],
-            schema_path,
-            str(tmp_path / "anomalies.pbtxt"),
-            str(tmp_path / "summary.md"),
+        return task.run_validate_data(
+            statistics_path=paths["eval"],
+            schema_path=schema_path,
+            anomalies_path=str(tmp_path / "anomalies.pbtxt"),
             baseline_statistics_path=paths["train"],
             reference_statistics_path=reference,
         )
 
     plain = run("")
-    assert plain.reference_drift == {} and plain.metrics()["max_reference_drift"] == 0.0
+    assert plain.reference_drift == {} and plain.figures["max_reference_drift"] == 0.0
     result = run(paths["reference"])
     # Against train, eval data does not drift; against the older data, credit_amount does.
     assert result.drifted_features == []
     assert result.reference_drifted_features == ["credit_amount"]
-    assert result.metrics()["reference_drifted_feature_count"] == 1.0
-    assert result.metrics()["max_reference_drift"] == result.reference_drift["credit_amount"] > 0.1
+    assert result.figures["reference_drifted_feature_count"] == 1.0
+    assert result.figures["max_reference_drift"] == result.reference_drift["credit_amount"] > 0.1
     assert [a.feature for a in result.anomalies] == ["credit_amount"]
     assert "vs reference statistics" in result.anomalies[0].kind
-    assert "Drift against the reference statistics" in (tmp_path / "summary.md").read_text()
+    assert "Drift against the reference statistics" in render_validate_data(result, {})
+    assert "credit_amount" in (tmp_path / "anomalies.pbtxt").read_text()
     with pytest.raises(ValidationFailed, match=r"\['credit_amount'\]"):
         validation.check_fail_on(result, "drift")
 
@@ -257,13 +263,14 @@ def test_given_schema_is_used_and_checked(train_eval, train_stats_and_schema, tm
     stats_lib.write_statistics(stats, stats_path)
     schema.feature[0].presence.min_fraction = 0.5  # a curated change inference would not make
     schema_lib.write_schema(schema, curated)
-    used = schema_lib.run_infer_schema(
-        stats_path, out, required_columns=["risk"], schema_uri=curated
+    used = task.run_infer_schema(
+        statistics_path=stats_path, schema_path=out, required_columns=["risk"], schema_uri=curated
     )
-    assert used == schema and load_schema(out) == schema
+    assert used.schema == schema and load_schema(out) == schema
     del schema.feature[-1]
     schema_lib.write_schema(schema, curated)
     with pytest.raises(InputError, match=r"lacks column\(s\) \['age'\]"):
-        schema_lib.run_infer_schema(stats_path, out, schema_uri=curated)
+        task.run_infer_schema(statistics_path=stats_path, schema_path=out, schema_uri=curated)
+    missing = str(tmp_path / "none.pbtxt")
     with pytest.raises(InputError, match="file not found"):
-        schema_lib.run_infer_schema(stats_path, out, schema_uri=str(tmp_path / "none.pbtxt"))
+        task.run_infer_schema(statistics_path=stats_path, schema_path=out, schema_uri=missing)

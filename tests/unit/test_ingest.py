@@ -6,10 +6,10 @@ from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components.data_validation.ingest import (
     CsvOptions,
-    import_csv,
     read_csv,
     split_train_eval,
 )
+from greenkfp.components.data_validation.task import run_import_csv
 
 
 def test_reads_dialect_trims_and_marks_missing(write_csv):
@@ -83,7 +83,13 @@ def test_split_fraction_out_of_range(german_credit, fraction):
 def test_import_csv_writes_canonical_datasets(tmp_path, write_csv):
     source = write_csv("x, label ,city\n1,yes,?\n2,no,Paris\n3,yes,Oslo\n4,no,Rome\n5,yes, Oslo\n")
     train, evaluation = str(tmp_path / "train"), str(tmp_path / "eval")
-    result = import_csv(source, train, evaluation, label_column="label", eval_fraction=0.4)
+    result = run_import_csv(
+        data_uri=source,
+        train_path=train,
+        eval_path=evaluation,
+        label_column="label",
+        eval_fraction=0.4,
+    )
     assert result.train_rows + result.eval_rows == 5 and result.eval_rows == 2
     assert result.metadata["source_sha256"] == uri_io.sha256_of(source)
     both = pd.concat([uri_io.read_dataset(train), uri_io.read_dataset(evaluation)])
@@ -94,8 +100,13 @@ def test_import_csv_writes_canonical_datasets(tmp_path, write_csv):
 
 def test_import_csv_requires_label_and_columns_of_eval(tmp_path, write_csv):
     train_csv = write_csv("a,label\n1,0\n2,1\n", "train.csv")
+    paths = {
+        "data_uri": train_csv,
+        "train_path": str(tmp_path / "t"),
+        "eval_path": str(tmp_path / "e"),
+    }
     with pytest.raises(InputError, match=r"lacks required column\(s\) \['target'\]"):
-        import_csv(train_csv, str(tmp_path / "t"), str(tmp_path / "e"), label_column="target")
+        run_import_csv(**paths, label_column="target")
     eval_csv = write_csv("a\n1\n", "eval.csv")
     with pytest.raises(InputError, match=r"eval.csv lacks required column\(s\) \['label'\]"):
-        import_csv(train_csv, str(tmp_path / "t"), str(tmp_path / "e"), eval_data_uri=eval_csv)
+        run_import_csv(**paths, eval_data_uri=eval_csv)

@@ -6,8 +6,8 @@ import pytest
 
 from greenkfp.components._shared import binary_metrics as ev
 from greenkfp.components._shared import html
+from greenkfp.components._shared.binary_metrics import auc_from_roc
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components.training.evaluation import auc_from_roc
 from greenkfp.components.training.report import training_report
 
 LABELS = np.array([0, 0, 1, 1, 0, 1, 0, 1, 1, 0])
