@@ -72,6 +72,7 @@ lock: $(UV)
 		--python-platform x86_64-manylinux_2_28 -o build/requirements.lock
 	$(UV) pip compile --quiet build/requirements-dev.in --generate-hashes --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 -o build/requirements-dev.lock
+	$(MAKE) image-lock
 
 # The component image (build/README.md). Not part of `make test`: it needs docker or podman
 # and takes many minutes. PIP_CA: a CA bundle pip trusts at build time only (a build secret);

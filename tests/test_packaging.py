@@ -55,12 +55,16 @@ def test_dockerfile_installs_the_test_lock():
     # ...and the final stage installs only those wheels, hashes checked, with nothing copied in.
     assert re.search(r"pip\" install .*--no-index .*\s+--require-hashes --no-deps", final)
     assert "COPY" not in final and "g++" not in final
+    # pip compiles bytecode at install: every step's process imports compiled TensorFlow
+    # (a read-only root file system could not cache it later).
+    assert "--no-compile" not in final
     assert "ENV" in final and "TF_USE_LEGACY_KERAS=1" in final
     user = re.findall(r"^USER (\S+)", final, re.M)
     assert user and user[-1] not in ("root", "0")
     # The tests' environment is synced to the very same file.
     assert re.search(r"^LOCKS := build/requirements.lock ", makefile, re.M)
     assert "pip sync" in makefile and "$(LOCKS)" in makefile
+    assert re.search(r"pip sync .*--compile-bytecode .*\$\(LOCKS\)", makefile)
 
 
 def test_ci_runs_the_readme_test_command():
