@@ -54,7 +54,11 @@ def test_dockerfile_installs_the_test_lock():
     )
     # ...and the final stage installs only those wheels, hashes checked, with nothing copied in.
     assert re.search(r"pip\" install .*--no-index .*\s+--require-hashes --no-deps", final)
-    assert "COPY" not in final and "g++" not in final
+    copies = re.findall(r"^COPY .*$", final, re.M)
+    assert copies == [
+        "COPY --from=builder /wheels/SHA256SUMS /usr/local/share/greenkfp/wheels.sha256"
+    ], copies  # only the hash list, which keys the install step's cache on the wheels
+    assert "g++" not in final
     # pip compiles bytecode at install: every step's process imports compiled TensorFlow
     # (a read-only root file system could not cache it later).
     assert "--no-compile" not in final
