@@ -177,7 +177,7 @@ def run_compress_model(
     base_scores = _score(base, load(base_core), eval_df, y_eval)
     base.total_bytes, base.gzip_bytes = measure.sizes([preprocess_tflite, base_core])
     base.serving = serving(load(base_core))
-    log(f"base: {_describe(base)}")
+    log(_describe(base))
 
     def fine_tune_args() -> dict[str, Any]:
         return dict(
