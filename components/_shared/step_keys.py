@@ -93,6 +93,18 @@ INFERENCE_ENERGY = BeforeAfter(
     COMPRESSED_INFERENCE_ENERGY,
     "kWh",
 )
+BATCH_LATENCY_P50 = BeforeAfter(
+    "Latency p50, one serving batch",
+    "base_batch_latency_p50_ms",
+    "compressed_batch_latency_p50_ms",
+    "ms",
+)
+BATCH_INFERENCE_ENERGY = BeforeAfter(
+    "Inference energy per 1,000 predictions, serving batch",
+    "base_batch_inference_energy_kwh_per_1k",
+    "compressed_batch_inference_energy_kwh_per_1k",
+    "kWh",
+)
 
 COMPRESSION_BEFORE_AFTER = (
     TFLITE_SIZE,
@@ -102,6 +114,8 @@ COMPRESSION_BEFORE_AFTER = (
     LATENCY_P50,
     LATENCY_P95,
     INFERENCE_ENERGY,
+    BATCH_LATENCY_P50,
+    BATCH_INFERENCE_ENERGY,
 )
 """The base (float32) and compressed model side by side, as ``compress_model`` logs them."""
 
@@ -121,13 +135,31 @@ GZIP_SIZE_RATIO, ACCURACY_DROP, AUC_DROP, INFERENCE_ENERGY_RATIO, SPARSITY = (
 """Ratios are base over compressed, drops base minus compressed; sparsity is the share of
 zero kernel weights in the compressed core."""
 
+BATCH_LATENCY_SPEEDUP_P50, BATCH_INFERENCE_ENERGY_RATIO = (
+    "batch_latency_speedup_p50",
+    "batch_inference_energy_ratio",
+)
+"""The same ratios at the serving batch (``serving_batch_size`` rows per call)."""
+
+ACCURACY_DROP_UPPER = "accuracy_drop_upper"
+"""Exact upper bound (one-sided, ``1 - budget_alpha``) of the true accuracy drop from the
+paired per-row decisions of base and compressed model; the quality budget's verdict
+compares it, not the observed drop, with ``max_accuracy_drop``."""
+
+ACCURACY_DROP_P_VALUE = "accuracy_drop_p_value"
+"""Exact one-sided McNemar p-value that the compressed model is no less accurate than the
+base (small: the loss is real)."""
+
 COMPRESSION_RATIOS = (
     Figure(SIZE_RATIO, "size ratio (base/compressed)"),
     Figure(GZIP_SIZE_RATIO, "gzip size ratio (base/compressed)"),
     Figure(ACCURACY_DROP, "accuracy drop"),
+    Figure(ACCURACY_DROP_UPPER, "accuracy drop, upper bound"),
     Figure(AUC_DROP, "AUC drop"),
     Figure(LATENCY_SPEEDUP_P50, "latency speed-up p50"),
+    Figure(BATCH_LATENCY_SPEEDUP_P50, "latency speed-up p50, serving batch"),
     Figure(INFERENCE_ENERGY_RATIO, "inference energy ratio (base/compressed)"),
+    Figure(BATCH_INFERENCE_ENERGY_RATIO, "inference energy ratio, serving batch"),
     Figure(SPARSITY, "weight sparsity"),
 )
 """What compression bought, as ratios and drops."""
@@ -141,6 +173,10 @@ PREDICTION_AGREEMENT, LATENCY_THREADS, CANDIDATES_TRIED, WITHIN_BUDGET = (
 """Context of ``compress_model``'s figures: the share of eval rows whose 0.5-decision both
 models share, the interpreter threads latency was timed with, how many candidates were
 tried, and whether the kept one is within the quality budget (1.0) or not (0.0)."""
+
+SERVING_BATCH_SIZE, FALLBACK = "serving_batch_size", "fallback"
+"""The serving batch's rows per call, and whether ``auto`` shipped the float32 model
+because no compressed candidate was within budget and paid on the objective (1.0)."""
 
 # ----------------------------------------------------------------------------- fairness
 

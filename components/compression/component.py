@@ -30,12 +30,14 @@ def compress_model(
     seed: int = 42,
     country_iso_code: str = "",
     region: str = "",
+    objective: str = "energy",
+    serving_batch_size: int = 64,
 ):
     """Prunes and quantizes a trained model to TFLite, and measures both models.
 
     Preprocessing stays exact in a float32 TFLite stage; the network after it is
     compressed. Both models are measured alike from raw rows: size, gzipped size,
-    accuracy, AUC, batch-1 latency and inference energy.
+    accuracy, AUC, latency and inference energy at batch 1 and at a serving batch.
 
     Args:
         model: A train_model output (keras_model.keras and model_metadata.json).
@@ -45,24 +47,34 @@ def compress_model(
             SavedModel (saved_model/) when pruning or QAT ran.
         metrics: base_/compressed_ bytes, gzip_bytes, accuracy, auc, latency_p50_ms,
             latency_p95_ms, inference_energy_kwh_per_1k; size_ratio, gzip_size_ratio,
-            accuracy_drop, auc_drop, latency_speedup_p50, inference_energy_ratio
-            (ratios are base / compressed), sparsity, and this step's energy figures.
-        report: Side-by-side figures and every candidate on a size-quality chart.
+            accuracy_drop, accuracy_drop_upper, auc_drop, latency_speedup_p50,
+            inference_energy_ratio (ratios are base / compressed), the same at the
+            serving batch (batch_ prefix), within_budget, fallback, sparsity, and this
+            step's energy figures.
+        report: Side-by-side figures; every candidate's accuracy against size, latency
+            and energy, the kept one marked.
         methods: In order, from prune, qat, then one of dynamic, int8, float16; or auto
-            (the default): the smallest of sparsity 0.5/0.7/0.8 x int8/dynamic whose
-            drops stay within max_accuracy_drop and max_auc_drop.
+            (the default): of float32, dynamic, int8, float16 and sparsity 0.5/0.7/0.8 x
+            int8/dynamic, the best on objective among those within budget and no worse
+            than the base; else the float32 model (fallback=1). A candidate is within
+            budget when its accuracy drop's exact 95% upper bound (paired, per row) is at
+            most max_accuracy_drop and its AUC drop at most max_auc_drop.
         sparsity: Pruning target, in [0, 1).
         pruning_schedule: polynomial or constant.
         fine_tune_epochs: Epochs of fine-tuning for pruning and QAT.
-        max_accuracy_drop: Largest accuracy loss auto accepts (a fraction: 0.01 = 1 point).
+        max_accuracy_drop: Largest accuracy loss auto accepts (a fraction: 0.01 = 1 point),
+            compared with the drop's upper bound.
         max_auc_drop: Largest AUC loss auto accepts.
         representative_samples: Train rows calibrating int8.
-        latency_runs: Timed batch-1 predictions per model.
+        latency_runs: Timed calls per model, at batch 1 and at the serving batch.
         threads: TFLite interpreter threads for latency and energy.
         seed: Random seed.
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
+        objective: What auto minimises: energy (per 1,000 predictions), size (gzipped)
+            or latency (p50).
+        serving_batch_size: Rows per call of the serving batch, measured besides batch 1.
     """
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
     from greenkfp.components.compression import task
@@ -80,6 +92,8 @@ def compress_model(
         latency_runs=latency_runs,
         threads=threads,
         seed=seed,
+        objective=objective,
+        serving_batch_size=serving_batch_size,
     )
     with metered_step(step_dir(metrics), country_iso_code, region) as energy:
         outcome = task.run_compress_model(

@@ -13,6 +13,11 @@ DYNAMIC = "dynamic"
 INT8 = "int8"
 FLOAT16 = "float16"
 AUTO = "auto"
+FLOAT32 = "float32"
+"""The name of the candidate that converts the core to TFLite without compressing it."""
+
+#: What ``auto`` minimises: inference energy per 1,000 predictions, gzipped size, p50 latency.
+OBJECTIVES = ("energy", "size", "latency")
 
 #: Post-training quantizations to TFLite; at most one, last.
 PTQ_METHODS = (DYNAMIC, INT8, FLOAT16)
@@ -37,13 +42,24 @@ class CompressionConfig:
         max_accuracy_drop: ``auto`` keeps candidates whose accuracy drop (fraction) is at
             most this.
         max_auc_drop: ``auto`` keeps candidates whose AUC drop is at most this.
-        auto_sparsities: Sparsities ``auto`` tries (0 means no pruning).
+        budget_alpha: One-sided error level of the accuracy budget's exact paired bound
+            (see ``budget``): a candidate is within budget only when the drop's upper
+            ``1 - budget_alpha`` bound is at most ``max_accuracy_drop``.
+        objective: What ``auto`` minimises among candidates within budget and no worse
+            than the base model: ``energy`` (per 1,000 predictions), ``size`` (gzipped)
+            or ``latency`` (p50).
+        serving_batch_size: The serving batch at which latency and energy are measured
+            besides batch 1.
+        auto_sparsities: Sparsities ``auto`` tries with each of ``auto_quantizations``
+            (0 means no pruning); the float32 model and every quantization alone are
+            always tried too.
         auto_quantizations: Post-training quantizations ``auto`` tries with each sparsity.
-        latency_runs: Timed batch-1 predictions per model.
+        latency_runs: Timed predictions per model and batch size.
         latency_warmup: Untimed predictions before timing.
         threads: TFLite interpreter threads for latency and energy.
-        energy_predictions: Least batch-1 predictions metered for inference energy.
-        energy_min_seconds: Least seconds of predictions metered for inference energy.
+        energy_predictions: Least predictions metered for inference energy, per batch size.
+        energy_min_seconds: Least seconds of predictions metered for inference energy, per
+            model and batch size.
         seed: Random seed of the fine-tuning and of the representative sample.
     """
 
@@ -56,6 +72,9 @@ class CompressionConfig:
     representative_samples: int = 200
     max_accuracy_drop: float = 0.01
     max_auc_drop: float = 0.01
+    budget_alpha: float = 0.05
+    objective: str = "energy"
+    serving_batch_size: int = 64
     auto_sparsities: list[float] = dataclasses.field(default_factory=lambda: [0.5, 0.7, 0.8])
     auto_quantizations: list[str] = dataclasses.field(default_factory=lambda: [INT8, DYNAMIC])
     latency_runs: int = 300
@@ -72,8 +91,12 @@ class CompressionConfig:
             raise InputError(f"unknown pruning schedule {self.schedule!r}; use one of {SCHEDULES}")
         for name in ("fine_tune_epochs", "batch_size", "representative_samples", "latency_runs"):
             _check_positive_int(name, getattr(self, name))
-        for name in ("threads", "energy_predictions"):
+        for name in ("threads", "energy_predictions", "serving_batch_size"):
             _check_positive_int(name, getattr(self, name))
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"unknown objective {self.objective!r}; use one of {OBJECTIVES}")
+        if not 0 < float(self.budget_alpha) < 0.5:
+            raise InputError(f"budget_alpha must be in (0, 0.5), got {self.budget_alpha}")
         if not 0 <= float(self.energy_min_seconds) <= 600:
             raise InputError(
                 f"energy_min_seconds must be in [0, 600], got {self.energy_min_seconds}"
@@ -107,6 +130,23 @@ class CompressionConfig:
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-friendly dict."""
         return dataclasses.asdict(self)
+
+    def auto_grid(self) -> list[tuple[list[str], float]]:
+        """``auto``'s candidates as ``(methods, sparsity)``, without repeats.
+
+        The float32 model (no compression beyond conversion, the always-safe fallback),
+        each post-training quantization alone, then each of :attr:`auto_sparsities` above
+        0 pruned and combined with each of :attr:`auto_quantizations`.
+        """
+        grid: list[tuple[list[str], float]] = [([], 0.0)]
+        grid += [([quant], 0.0) for quant in PTQ_METHODS]
+        grid += [
+            ([PRUNE, quant], sparsity)
+            for sparsity in self.auto_sparsities
+            if sparsity > 0
+            for quant in self.auto_quantizations
+        ]
+        return grid
 
 
 def parse_methods(methods: Union[str, Sequence[str]]) -> list[str]:

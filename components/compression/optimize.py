@@ -162,9 +162,7 @@ def to_tflite(
     if quantization == FLOAT16:
         converter.target_spec.supported_types = [tf.float16]
     elif quantization == INT8:
-        if representative is None or len(representative) == 0:
-            raise InputError("int8 quantization needs representative data; it is empty")
-        rows = np.asarray(representative, dtype=np.float32)
+        rows = check_representative(representative, int(model.input_shape[-1]))
 
         def samples():
             for i in range(len(rows)):
@@ -174,6 +172,39 @@ def to_tflite(
     elif quantization not in (None, DYNAMIC):
         raise InputError(f"unknown quantization {quantization!r}")
     return converter.convert()
+
+
+def check_representative(representative: Optional[np.ndarray], width: int) -> np.ndarray:
+    """Returns the int8 calibration rows as float32, or names what is wrong with them.
+
+    Args:
+        representative: Encoded rows, shape ``(n, width)``.
+        width: The core's input width.
+
+    Raises:
+        InputError: On no rows, a wrong shape, or values that are not finite numbers.
+    """
+    if representative is None or len(representative) == 0:
+        raise InputError(
+            "int8 quantization needs representative data; it is empty (representative_samples "
+            "rows are drawn from the train data)"
+        )
+    try:
+        rows = np.asarray(representative, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"representative_samples rows are not numeric: {err}") from None
+    if rows.ndim != 2 or rows.shape[1] != width:
+        raise InputError(
+            f"representative_samples rows must have shape (n, {width}) like the core's input, "
+            f"got {rows.shape}"
+        )
+    bad = int((~np.isfinite(rows)).any(axis=1).sum())
+    if bad:
+        raise InputError(
+            f"representative_samples: {bad} of {len(rows)} calibration rows hold NaN or "
+            "infinite values; int8 calibration needs finite encoded features"
+        )
+    return rows
 
 
 def weight_sparsity(model: Any) -> float:

@@ -30,9 +30,10 @@ from greenkfp.components._shared.model_inputs import model_input_specs
 from greenkfp.components._shared.saved_model import write_saved_model
 from greenkfp.components._shared.task_head import task_head
 from greenkfp.components._shared.tflite_runtime import CompressedModel
-from greenkfp.components.compression import measure, optimize, stages
+from greenkfp.components.compression import budget, measure, optimize, stages
 from greenkfp.components.compression.config import (
     AUTO,
+    FLOAT32,
     INT8,
     PRUNE,
     PTQ_METHODS,
@@ -45,7 +46,7 @@ Log = Callable[[str], None]
 
 @dataclasses.dataclass
 class Candidate:
-    """One compressed variant of the core and its quality on the eval data."""
+    """One variant of the core (or the base model itself) and its measured figures."""
 
     name: str
     methods: list[str]
@@ -57,19 +58,23 @@ class Candidate:
     accuracy: float = 0.0
     auc: float = 0.0
     accuracy_drop: float = 0.0
+    accuracy_drop_upper: float = 0.0
+    accuracy_drop_p_value: float = 1.0
     auc_drop: float = 0.0
+    agreement: float = 1.0
     within_budget: bool = True
+    serving: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def figure(self, key: str) -> float:
+        """A serving figure (``measure.serving``'s keys) or a size, as a float."""
+        return float(self.serving[key] if key in self.serving else getattr(self, key))
 
     def row(self) -> dict[str, Any]:
         """The candidate's figures, JSON-friendly (no model)."""
-        keys = ("name", "methods", "sparsity", "total_bytes", "gzip_bytes", "accuracy", "auc")
-        row = {k: getattr(self, k) for k in keys}
-        row.update(
-            accuracy_drop=self.accuracy_drop,
-            auc_drop=self.auc_drop,
-            within_budget=self.within_budget,
-        )
-        return row
+        names = ("name", "methods", "sparsity", "total_bytes", "gzip_bytes", "accuracy", "auc")
+        names += ("accuracy_drop", "accuracy_drop_upper", "accuracy_drop_p_value", "auc_drop")
+        names += ("agreement", "within_budget")
+        return {**{k: getattr(self, k) for k in names}, **self.serving}
 
 
 @dataclasses.dataclass
@@ -81,7 +86,8 @@ class CompressionOutcome:
             ``_shared.step_keys``).
         candidates: Every candidate tried, as :meth:`Candidate.row`.
         chosen: The name of the candidate kept.
-        metadata: The compressed model's manifest and the settings.
+        metadata: The compressed model's manifest, the settings and ``selection`` (why
+            the kept candidate was kept).
     """
 
     figures: dict[str, float]
@@ -104,10 +110,12 @@ def run_compress_model(
     """Compresses a ``train_model`` output and writes the compressed model to ``output_dir``.
 
     The model is cut at its ``features`` layer (see ``stages``); the preprocessing stage
-    stays float32 and exact, the core is pruned / quantized as ``config.methods`` say (or,
-    for ``auto``, the smallest candidate of a grid within the quality budget is kept).
-    Base and compressed models are then measured the same way: end to end from raw rows
-    through the TFLite interpreter (base: float32 conversion of the trained model).
+    stays float32 and exact, the core is pruned / quantized as ``config.methods`` say. For
+    ``auto``, every candidate of ``config.auto_grid()`` is measured and ``budget.choose``
+    keeps the best one on ``config.objective`` that is within budget and no worse than the
+    base, else the float32 model. Every model is measured the same way: end to end from
+    raw rows through the TFLite interpreter (base: float32 conversion of the trained
+    model), at batch 1 and at ``config.serving_batch_size``.
 
     Args:
         model_dir: The trained ``Model`` folder (``keras_model.keras``, metadata).
@@ -126,7 +134,8 @@ def run_compress_model(
 
     Raises:
         InputError: On a model that is not a Keras model from ``train_model``, data
-            without the label or features, empty data, or invalid settings.
+            without the label or features, empty data, corrupt int8 calibration rows, or
+            invalid settings.
     """
     config = config or CompressionConfig()
     metadata = load_metadata(model_dir)
@@ -146,15 +155,29 @@ def run_compress_model(
 
     preprocess_tflite = optimize.to_tflite(preprocess)
     inputs = {name: dtype.name for name, dtype, _ in model_input_specs(preprocess)}
+
+    def load(core_tflite: bytes) -> CompressedModel:
+        return CompressedModel(preprocess_tflite, core_tflite, inputs, num_threads=config.threads)
+
+    def serving(model: CompressedModel) -> dict[str, float]:
+        return measure.serving(
+            model,
+            eval_df,
+            batch_size=config.serving_batch_size,
+            runs=config.latency_runs,
+            warmup=config.latency_warmup,
+            predictions=config.energy_predictions,
+            min_seconds=config.energy_min_seconds,
+            country_iso_code=country_iso_code,
+            region=region,
+        )
+
     base_core = optimize.to_tflite(core)
-    base = CompressedModel(preprocess_tflite, base_core, inputs, num_threads=config.threads)
-    base_scores = base.predict_inputs(base.to_inputs(eval_df))
-    base_quality = binary_metrics(y_eval, base_scores)
-    base_bytes, base_gzip = measure.sizes([preprocess_tflite, base_core])
-    log(
-        f"base: {base_bytes:,} B ({base_gzip:,} B gzipped), accuracy "
-        f"{base_quality['accuracy']:.4f}, auc {base_quality['auc']:.4f}"
-    )
+    base = Candidate("base", [], 0.0, base_core, None)
+    base_scores = _score(base, load(base_core), eval_df, y_eval)
+    base.total_bytes, base.gzip_bytes = measure.sizes([preprocess_tflite, base_core])
+    base.serving = serving(load(base_core))
+    log(_describe(base))
 
     def fine_tune_args() -> dict[str, Any]:
         return dict(
@@ -164,19 +187,21 @@ def run_compress_model(
             seed=config.seed,
         )
 
+    def prune(sparsity: float) -> Any:
+        return optimize.prune(
+            core,
+            x_train,
+            y_train,
+            sparsity=sparsity,
+            schedule=config.schedule,
+            epochs=config.fine_tune_epochs,
+            **fine_tune_args(),
+        )
+
     def build(methods: list[str], sparsity: float, pruned: Any = None) -> Candidate:
         model, keras_level = core, False
         if PRUNE in methods:
-            model = pruned or optimize.prune(
-                core,
-                x_train,
-                y_train,
-                sparsity=sparsity,
-                schedule=config.schedule,
-                epochs=config.fine_tune_epochs,
-                **fine_tune_args(),
-            )
-            keras_level = True
+            model, keras_level = pruned or prune(sparsity), True
         if QAT in methods:
             model = optimize.quantization_aware(
                 model,
@@ -189,145 +214,134 @@ def run_compress_model(
             keras_level = True
         ptq = next((m for m in methods if m in PTQ_METHODS), None)
         tflite = optimize.to_tflite(model, ptq, representative, optimize=QAT in methods)
-        name = "+".join(f"{m}{sparsity:g}" if m == PRUNE else m for m in methods) or "float32"
+        name = "+".join(f"{m}{sparsity:g}" if m == PRUNE else m for m in methods) or FLOAT32
         cand = Candidate(name, list(methods), sparsity, tflite, model if keras_level else None)
-        _score(cand, CompressedModel(preprocess_tflite, tflite, inputs), eval_df, y_eval)
-        cand.accuracy_drop = base_quality["accuracy"] - cand.accuracy
-        cand.auc_drop = base_quality["auc"] - cand.auc
+        scores = _score(cand, load(tflite), eval_df, y_eval)
+        paired = budget.paired_drop(y_eval, base_scores, scores, alpha=config.budget_alpha)
+        cand.accuracy_drop, cand.accuracy_drop_upper = paired.drop, paired.upper
+        cand.accuracy_drop_p_value = paired.p_value
+        cand.auc_drop = base.auc - cand.auc
+        cand.agreement = float(np.mean((base_scores >= 0.5) == (scores >= 0.5)))
         cand.within_budget = (
-            cand.accuracy_drop <= config.max_accuracy_drop + 1e-12
+            cand.accuracy_drop_upper <= config.max_accuracy_drop + 1e-12
             and cand.auc_drop <= config.max_auc_drop + 1e-12
         )
         cand.total_bytes, cand.gzip_bytes = measure.sizes([preprocess_tflite, tflite])
+        # The float32 core is the base itself: one measurement, so no noise between them.
+        cand.serving = base.serving if tflite == base_core else serving(load(tflite))
         return cand
 
     candidates: list[Candidate] = []
+    fallback = False
     if config.methods == [AUTO]:
-        grid = [(s, q) for s in config.auto_sparsities for q in config.auto_quantizations]
+        grid = config.auto_grid()
         pruned_by_sparsity: dict[float, Any] = {}
-        for i, (sparsity, quant) in enumerate(grid, 1):
-            methods = [PRUNE, quant] if sparsity > 0 else [quant]
+        for i, (methods, sparsity) in enumerate(grid, 1):
             if sparsity > 0 and sparsity not in pruned_by_sparsity:
-                pruned_by_sparsity[sparsity] = optimize.prune(
-                    core,
-                    x_train,
-                    y_train,
-                    sparsity=sparsity,
-                    schedule=config.schedule,
-                    epochs=config.fine_tune_epochs,
-                    **fine_tune_args(),
-                )
+                pruned_by_sparsity[sparsity] = prune(sparsity)
             cand = build(methods, sparsity, pruned_by_sparsity.get(sparsity))
             candidates.append(cand)
             log(f"candidate {i}/{len(grid)} {_describe(cand)}")
-        chosen = choose(candidates)
+        chosen, fallback = budget.choose(candidates, base, config.objective)
+        selection = _selection(chosen, fallback, config.objective)
     else:
         sparsity = config.sparsity if PRUNE in config.methods else 0.0
         chosen = build(config.methods, sparsity)
         candidates.append(chosen)
         log(f"compressed {_describe(chosen)}")
-    log(f"kept {chosen.name}")
+        verdict = "within" if chosen.within_budget else "OVER"
+        selection = f"methods {'+'.join(config.methods)} as asked; {verdict} the quality budget"
+    log(f"kept {chosen.name}: {selection}")
 
     manifest = _write_outputs(
         output_dir, chosen, preprocess, preprocess_tflite, inputs, metadata, config
     )
-    compressed = CompressedModel(
-        preprocess_tflite, chosen.core_tflite, inputs, num_threads=config.threads
-    )
-    serving = _serving_figures(base, compressed, eval_df, config, country_iso_code, region, log)
-    compressed_scores = compressed.predict_inputs(compressed.to_inputs(eval_df))
     core_model = chosen.keras_core if chosen.keras_core is not None else core
-    agreement = np.mean((base_scores >= 0.5) == (compressed_scores >= 0.5))
     figures = {
-        **keys.TFLITE_SIZE.figures(base_bytes, chosen.total_bytes),
-        keys.SIZE_RATIO: base_bytes / chosen.total_bytes,
-        **keys.GZIP_SIZE.figures(base_gzip, chosen.gzip_bytes),
-        keys.GZIP_SIZE_RATIO: base_gzip / chosen.gzip_bytes,
+        **keys.TFLITE_SIZE.figures(base.total_bytes, chosen.total_bytes),
+        keys.SIZE_RATIO: base.total_bytes / chosen.total_bytes,
+        **keys.GZIP_SIZE.figures(base.gzip_bytes, chosen.gzip_bytes),
+        keys.GZIP_SIZE_RATIO: base.gzip_bytes / chosen.gzip_bytes,
         keys.SPARSITY: optimize.weight_sparsity(core_model),
-        **keys.EVAL_ACCURACY.figures(base_quality["accuracy"], chosen.accuracy),
+        **keys.EVAL_ACCURACY.figures(base.accuracy, chosen.accuracy),
         keys.ACCURACY_DROP: chosen.accuracy_drop,
-        **keys.EVAL_AUC.figures(base_quality["auc"], chosen.auc),
+        keys.ACCURACY_DROP_UPPER: chosen.accuracy_drop_upper,
+        keys.ACCURACY_DROP_P_VALUE: chosen.accuracy_drop_p_value,
+        **keys.EVAL_AUC.figures(base.auc, chosen.auc),
         keys.AUC_DROP: chosen.auc_drop,
-        keys.PREDICTION_AGREEMENT: float(agreement),
-        **serving,
+        keys.PREDICTION_AGREEMENT: chosen.agreement,
+        **_serving_figures(base, chosen, config),
         keys.CANDIDATES_TRIED: float(len(candidates)),
         keys.WITHIN_BUDGET: float(chosen.within_budget),
+        keys.FALLBACK: float(fallback),
     }
     return CompressionOutcome(
         figures=figures,
         candidates=[c.row() for c in candidates],
         chosen=chosen.name,
-        metadata={**manifest, "config": config.to_dict()},
+        metadata={
+            **manifest,
+            "config": config.to_dict(),
+            "selection": selection,
+            "interpreter": "TFLite interpreter, default op resolver (XNNPACK delegate)",
+        },
     )
 
 
-def choose(candidates: list[Candidate]) -> Candidate:
-    """The smallest (gzipped) candidate within budget; else the one that lost least AUC."""
-    within = [c for c in candidates if c.within_budget]
-    if within:
-        return min(within, key=lambda c: (c.gzip_bytes, c.total_bytes))
-    return min(candidates, key=lambda c: (c.auc_drop, c.accuracy_drop, c.gzip_bytes))
+def _selection(chosen: Candidate, fallback: bool, objective: str) -> str:
+    """Why ``auto`` kept ``chosen``, in one sentence."""
+    if fallback:
+        return (
+            f"fallback: no compressed candidate was within the quality budget and no worse "
+            f"than the base on {objective}; the float32 model ships (no compression)"
+        )
+    return f"best on {objective} among candidates within budget and no worse than the base"
 
 
 def _describe(cand: Candidate) -> str:
-    budget = "within budget" if cand.within_budget else "over budget"
+    budget_verdict = "within budget" if cand.within_budget else "over budget"
+    s = cand.serving
     return (
         f"{cand.name}: {cand.total_bytes:,} B ({cand.gzip_bytes:,} B gzipped), accuracy "
-        f"{cand.accuracy:.4f} (drop {cand.accuracy_drop:+.4f}), auc {cand.auc:.4f} "
-        f"(drop {cand.auc_drop:+.4f}), {budget}"
+        f"{cand.accuracy:.4f} (drop {cand.accuracy_drop:+.4f}, bound "
+        f"{cand.accuracy_drop_upper:+.4f}), auc {cand.auc:.4f} (drop {cand.auc_drop:+.4f}), "
+        f"{budget_verdict}; p50 {s['latency_p50_ms']:.4f} ms (batch "
+        f"{s['batch_latency_p50_ms']:.4f} ms), {s['energy_kwh_per_1k']:.3e} kWh/1k "
+        f"(batch {s['batch_energy_kwh_per_1k']:.3e})"
     )
 
 
-def _score(cand: Candidate, model: CompressedModel, eval_df: pd.DataFrame, y: np.ndarray) -> None:
-    quality = binary_metrics(y, model.predict_inputs(model.to_inputs(eval_df)))
+def _score(cand: Candidate, model: CompressedModel, eval_df: pd.DataFrame, y: np.ndarray) -> Any:
+    """Sets the candidate's accuracy and AUC; returns its eval scores."""
+    scores = model.predict_inputs(model.to_inputs(eval_df))
+    quality = binary_metrics(y, scores)
     cand.accuracy, cand.auc = quality["accuracy"], quality["auc"]
+    return scores
 
 
 def _serving_figures(
-    base: CompressedModel,
-    compressed: CompressedModel,
-    eval_df: pd.DataFrame,
-    config: CompressionConfig,
-    country_iso_code: str,
-    region: str,
-    log: Log,
+    base: Candidate, chosen: Candidate, config: CompressionConfig
 ) -> dict[str, float]:
-    """Batch-1 latency and inference energy of both models, measured alike.
+    """Latency and inference energy of both models at batch 1 and the serving batch."""
+    b, c = base.serving, chosen.serving
 
-    Both models were loaded with ``config.threads`` interpreter threads.
-    """
-    measured: dict[str, dict[str, float]] = {}
-    for name, model in (("base", base), ("compressed", compressed)):
-        arrays = model.to_inputs(eval_df)
-        rows = [{k: v[i : i + 1] for k, v in arrays.items()} for i in range(len(eval_df))]
+    def ratio(key: str) -> float:
+        return b[key] / max(c[key], 1e-18)
 
-        def predict_one(i: int, model: CompressedModel = model, rows: list = rows) -> None:
-            model.predict_inputs(rows[i])
-
-        latency = measure.latency_ms(
-            predict_one, len(rows), config.latency_runs, config.latency_warmup
-        )
-        energy = measure.inference_energy_kwh_per_1k(
-            predict_one,
-            len(rows),
-            config.energy_predictions,
-            min_seconds=config.energy_min_seconds,
-            country_iso_code=country_iso_code,
-            region=region,
-        )
-        measured[name] = {**latency, "energy": energy}
-        log(
-            f"{name}: batch-1 latency p50 {latency['p50']:.4f} ms, p95 {latency['p95']:.4f} ms "
-            f"({config.threads} thread(s)); {energy:.3e} kWh per 1,000 predictions"
-        )
-    before, after = measured["base"], measured["compressed"]
     return {
         keys.LATENCY_THREADS: float(config.threads),
-        **keys.LATENCY_P50.figures(before["p50"], after["p50"]),
-        **keys.LATENCY_P95.figures(before["p95"], after["p95"]),
-        **keys.INFERENCE_ENERGY.figures(before["energy"], after["energy"]),
-        keys.LATENCY_SPEEDUP_P50: before["p50"] / max(after["p50"], 1e-9),
-        keys.INFERENCE_ENERGY_RATIO: before["energy"] / max(after["energy"], 1e-18),
+        keys.SERVING_BATCH_SIZE: float(config.serving_batch_size),
+        **keys.LATENCY_P50.figures(b["latency_p50_ms"], c["latency_p50_ms"]),
+        **keys.LATENCY_P95.figures(b["latency_p95_ms"], c["latency_p95_ms"]),
+        **keys.INFERENCE_ENERGY.figures(b["energy_kwh_per_1k"], c["energy_kwh_per_1k"]),
+        **keys.BATCH_LATENCY_P50.figures(b["batch_latency_p50_ms"], c["batch_latency_p50_ms"]),
+        **keys.BATCH_INFERENCE_ENERGY.figures(
+            b["batch_energy_kwh_per_1k"], c["batch_energy_kwh_per_1k"]
+        ),
+        keys.LATENCY_SPEEDUP_P50: ratio("latency_p50_ms"),
+        keys.BATCH_LATENCY_SPEEDUP_P50: ratio("batch_latency_p50_ms"),
+        keys.INFERENCE_ENERGY_RATIO: ratio("energy_kwh_per_1k"),
+        keys.BATCH_INFERENCE_ENERGY_RATIO: ratio("batch_energy_kwh_per_1k"),
     }
 
 

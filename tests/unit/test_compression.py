@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components.compression import budget, measure
 from greenkfp.components.compression.config import CompressionConfig, parse_methods
-from greenkfp.components.compression.task import Candidate, choose
+from greenkfp.components.compression.task import Candidate
 
 # Quick settings: the figures are real, only fewer of them.
 FAST = dict(
@@ -60,6 +61,11 @@ def test_sparsity_outside_unit_interval_is_refused(sparsity):
         ({"fine_tune_epochs": 0}, "fine_tune_epochs must be a positive integer"),
         ({"auto_quantizations": ["int4"]}, "auto needs"),
         ({"colour": "green"}, "unknown compression settings ['colour']"),
+        ({"objective": "speed"}, "unknown objective 'speed'"),
+        ({"max_accuracy_drop": -0.01}, "max_accuracy_drop must be in [0, 1]"),
+        ({"max_auc_drop": 1.5}, "max_auc_drop must be in [0, 1]"),
+        ({"budget_alpha": 0.7}, "budget_alpha must be in (0, 0.5)"),
+        ({"serving_batch_size": 0}, "serving_batch_size must be a positive integer"),
     ],
 )
 def test_bad_settings_are_refused(values, message):
@@ -68,24 +74,135 @@ def test_bad_settings_are_refused(values, message):
     assert message in str(err.value)
 
 
-def _candidate(name, gzip_bytes, accuracy_drop, auc_drop, within):
+def test_auto_grid_tries_float32_and_every_quantization_alone():
+    grid = CompressionConfig(auto_sparsities=[0.0, 0.5], auto_quantizations=["int8"]).auto_grid()
+    assert grid == [
+        ([], 0.0),
+        (["dynamic"], 0.0),
+        (["int8"], 0.0),
+        (["float16"], 0.0),
+        (["prune", "int8"], 0.5),
+    ]
+
+
+def _candidate(name, gzip_bytes, energy, within=True, latency=1.0):
     cand = Candidate(name, [], 0.0, b"", None, total_bytes=gzip_bytes, gzip_bytes=gzip_bytes)
-    cand.accuracy_drop, cand.auc_drop, cand.within_budget = accuracy_drop, auc_drop, within
+    cand.within_budget = within
+    cand.serving = {
+        "energy_kwh_per_1k": energy,
+        "batch_energy_kwh_per_1k": energy / 10,
+        "latency_p50_ms": latency,
+        "batch_latency_p50_ms": latency * 5,
+    }
     return cand
 
 
-def test_choose_keeps_the_smallest_within_budget():
+BASE = _candidate("base", 1000, 2.0)
+
+
+def test_auto_never_ships_an_over_budget_candidate():
     cands = [
-        _candidate("big-ok", 900, 0.0, 0.0, True),
-        _candidate("small-ok", 500, 0.005, 0.002, True),
-        _candidate("tiny-bad", 100, 0.08, 0.03, False),
+        _candidate("float32", 1000, 2.0),
+        _candidate("tiny-frugal-but-worse", 100, 0.5, within=False),
+        _candidate("ok", 500, 1.5),
+        _candidate("ok-but-costlier", 400, 2.5),
     ]
-    assert choose(cands).name == "small-ok"
+    chosen, fallback = budget.choose(cands, BASE, "energy")
+    assert (chosen.name, fallback) == ("ok", False)
+    # "ok-but-costlier" is smaller: size picks it, since it is within budget.
+    assert budget.choose(cands, BASE, "size")[0].name == "ok-but-costlier"
+    assert all(budget.choose(cands, BASE, o)[0].within_budget for o in budget.OBJECTIVE_FIGURES)
 
 
-def test_choose_falls_back_to_least_loss_when_none_is_within_budget():
-    cands = [_candidate("a", 100, 0.05, 0.04, False), _candidate("b", 300, 0.03, 0.02, False)]
-    assert choose(cands).name == "b"
+def test_no_compression_that_pays_ships_the_float32_fallback():
+    cands = [
+        _candidate("float32", 1000, 2.0),
+        _candidate("int8", 300, 2.2),  # within budget, but costs more energy than the base
+        _candidate("prune0.8+int8", 100, 0.4, within=False),
+    ]
+    half = _candidate("half", 600, 1.0)
+    half.serving["batch_energy_kwh_per_1k"] = 0.3  # worse than the base at the serving batch
+    chosen, fallback = budget.choose([*cands, half], BASE, "energy")
+    assert (chosen.name, fallback) == ("float32", True)
+    with pytest.raises(ValueError, match="no 'float32' candidate"):
+        budget.choose(cands[1:], BASE, "energy")
+
+
+def test_paired_drop_bounds_the_loss_from_discordant_rows():
+    labels = np.array([1, 0] * 100)
+    base = labels.astype(float)  # right on every row
+    same = budget.paired_drop(labels, base, base.copy())
+    assert (same.drop, same.upper, same.p_value) == (0.0, 0.0, 1.0)
+    two_wrong = base.copy()
+    two_wrong[:2] = 1 - two_wrong[:2]
+    two = budget.paired_drop(labels, base, two_wrong)
+    assert two.drop == pytest.approx(0.01) and two.upper == pytest.approx(0.01)
+    # The demo's case: 2.5 points lost on 200 rows (7 rows against, 2 for).
+    labels_mixed = labels.copy()
+    base_mixed = base.copy()
+    base_mixed[190:192] = 1 - base_mixed[190:192]  # the base is wrong on 2 rows ...
+    cand = base.copy()
+    cand[:7] = 1 - cand[:7]  # ... which the candidate gets right, and wrong on 7 others
+    lossy = budget.paired_drop(labels_mixed, base_mixed, cand)
+    assert (lossy.only_base_right, lossy.only_candidate_right) == (7, 2)
+    assert lossy.drop == pytest.approx(0.025)
+    # Not "significant" at 5 %, yet its bound (4.1 points) is far over a 1-point budget.
+    assert lossy.upper == pytest.approx(0.0413, abs=1e-3) and 0.05 < lossy.p_value < 0.1
+
+
+def test_the_report_says_when_the_float32_fallback_ships():
+    from greenkfp.components._shared import step_keys as keys
+    from greenkfp.components.compression.report import render_compress_model
+    from greenkfp.components.compression.task import CompressionOutcome
+
+    cands = [_candidate("float32", 1000, 2.0), _candidate("int8", 300, 2.2)]
+    figures = {
+        **dict.fromkeys(
+            [keys.GZIP_SIZE_RATIO, keys.LATENCY_SPEEDUP_P50, keys.INFERENCE_ENERGY_RATIO], 1.0
+        ),
+        **dict.fromkeys([keys.ACCURACY_DROP, keys.ACCURACY_DROP_UPPER, keys.SPARSITY], 0.0),
+        keys.ACCURACY_DROP_P_VALUE: 1.0,
+        keys.PREDICTION_AGREEMENT: 1.0,
+        keys.LATENCY_THREADS: 1.0,
+        keys.SERVING_BATCH_SIZE: 64.0,
+        keys.WITHIN_BUDGET: 1.0,
+        keys.FALLBACK: 1.0,
+    }
+    selection = "fallback: no compressed candidate paid; the float32 model ships"
+    outcome = CompressionOutcome(
+        figures, [c.row() for c in cands], "float32", {"selection": selection, "methods": []}
+    )
+    page = render_compress_model(outcome, {"energy_kwh": 1e-5})
+    assert "float32 (fallback)" in page and selection in page
+    assert page.count("<circle") == 3 * len(cands) and "batch 64" in page
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (np.zeros((0, 3), np.float32), "it is empty"),
+        (np.array([[0.0, np.nan, 1.0], [1.0, 2.0, 3.0]]), "1 of 2 calibration rows hold NaN"),
+        (np.zeros((4, 5), np.float32), r"must have shape \(n, 3\)"),
+        ([["a", "b", "c"]], "rows are not numeric"),
+    ],
+)
+def test_empty_or_corrupt_representative_rows_are_refused(rows, message):
+    from greenkfp.components.compression.optimize import check_representative
+
+    with pytest.raises(InputError, match=message) as err:
+        check_representative(rows, 3)
+    assert "representative_samples" in str(err.value)
+
+
+def test_serving_batches_cover_every_row_and_wrap():
+    arrays = {"x": np.arange(5).reshape(5, 1)}
+    assert [b["x"].ravel().tolist() for b in measure.batches(arrays, 2)] == [
+        [0, 1],
+        [2, 3],
+        [4, 0],
+    ]
+    assert measure.batches(arrays, 8)[0]["x"].ravel().tolist() == [0, 1, 2, 3, 4, 0, 1, 2]
+    assert len(measure.batches(arrays, 1)) == 5
 
 
 # ----------------------------------------------------------------------------- on the model
@@ -170,6 +287,17 @@ METRIC_KEYS = [
     "compressed_inference_energy_kwh_per_1k",
     "inference_energy_ratio",
     "latency_threads",
+    "base_batch_latency_p50_ms",
+    "compressed_batch_latency_p50_ms",
+    "base_batch_inference_energy_kwh_per_1k",
+    "compressed_batch_inference_energy_kwh_per_1k",
+    "batch_latency_speedup_p50",
+    "batch_inference_energy_ratio",
+    "accuracy_drop_upper",
+    "accuracy_drop_p_value",
+    "serving_batch_size",
+    "within_budget",
+    "fallback",
 ]
 
 
@@ -221,27 +349,32 @@ def test_int8_agrees_with_float_model_on_most_rows(trained):
 
 
 @pytest.mark.slow
-def test_auto_keeps_the_smallest_candidate_within_the_drop_budget(trained):
+def test_auto_keeps_the_best_candidate_within_budget_on_the_objective(trained):
     outcome, _ = _compress(
         trained,
         "auto",
         methods=["auto"],
-        auto_sparsities=[0.0, 0.5, 0.95],
-        auto_quantizations=["int8", "dynamic"],
+        auto_sparsities=[0.95],
+        auto_quantizations=["int8"],
+        objective="size",
         max_accuracy_drop=0.01,
         max_auc_drop=0.01,
     )
     cands = outcome.candidates
-    assert len(cands) == 6 and outcome.figures["candidates_tried"] == 6
-    for c in cands:  # the budget verdict follows the figures
-        inside = c["accuracy_drop"] <= 0.01 + 1e-12 and c["auc_drop"] <= 0.01 + 1e-12
+    names = ["float32", "dynamic", "int8", "float16", "prune0.95+int8"]
+    assert [c["name"] for c in cands] == names and outcome.figures["candidates_tried"] == 5
+    for c in cands:  # the budget verdict follows the drop's upper bound
+        inside = c["accuracy_drop_upper"] <= 0.01 + 1e-12 and c["auc_drop"] <= 0.01 + 1e-12
         assert c["within_budget"] == inside
-    within = [c for c in cands if c["within_budget"]]
-    assert within, "the unpruned candidates stay within a 1-point budget"
+        assert c["accuracy_drop_upper"] >= c["accuracy_drop"] - 1e-12
+    float32 = cands[0]
+    assert float32["accuracy_drop"] == 0 and float32["agreement"] == 1 and float32["within_budget"]
+    within = [c for c in cands[1:] if c["within_budget"]]
+    assert within, "the unpruned quantizations stay within a 1-point budget"
     kept = next(c for c in cands if c["name"] == outcome.chosen)
-    assert kept["gzip_bytes"] == min(c["gzip_bytes"] for c in within)
-    assert outcome.figures["accuracy_drop"] <= 0.01 + 1e-12
-    assert outcome.figures["within_budget"] == 1.0
+    assert kept["within_budget"] and kept["gzip_bytes"] == min(c["gzip_bytes"] for c in within)
+    assert outcome.figures["accuracy_drop_upper"] <= 0.01 + 1e-12
+    assert outcome.figures["within_budget"] == 1.0 and outcome.figures["fallback"] == 0.0
 
 
 @pytest.mark.slow
@@ -255,7 +388,8 @@ def test_report_shows_both_models_and_every_candidate(trained):
         outcome, {"energy_kwh": 1e-5, "energy_method": "cpu_load_estimate"}
     )
     assert "Base and compressed, side by side" in page and "Candidates" in page
-    assert page.count("<circle") == len(outcome.candidates)
+    # Accuracy against size, latency and energy: one point per candidate in each chart.
+    assert page.count("<circle") == 3 * len(outcome.candidates)
     assert "cpu_load_estimate" in page and "http" not in page.replace('xmlns="http', "")
 
 
