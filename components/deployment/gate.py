@@ -28,6 +28,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Optional
 
+from greenkfp.components._shared import step_keys as keys
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.step_keys import GAP, fairness_key, parse_fairness_key
 from greenkfp.components._shared.step_records import FAIL, PASS, SKIPPED, BlessingRecord, Check
@@ -37,17 +38,24 @@ SOURCES = ("fairness", "compression", "training")
 
 # Per check: the (source, metric) pairs it reads, in order of preference.
 _READS: dict[str, list[tuple[str, str]]] = {
-    "min_auc": [("fairness", "auc"), ("compression", "compressed_auc"), ("training", "auc")],
+    "min_auc": [
+        ("fairness", "auc"),
+        ("compression", keys.EVAL_AUC.compressed_key),
+        ("training", "auc"),
+    ],
     "min_accuracy": [
         ("fairness", "accuracy"),
-        ("compression", "compressed_accuracy"),
+        ("compression", keys.EVAL_ACCURACY.compressed_key),
         ("training", "accuracy"),
     ],
-    "max_accuracy_drop_vs_base": [("compression", "accuracy_drop")],
+    "max_accuracy_drop_vs_base": [("compression", keys.ACCURACY_DROP)],
     "max_training_emissions_kg": [("training", "emissions_kg_co2eq")],
-    "max_model_bytes": [("compression", "compressed_bytes"), ("training", "model_bytes")],
-    "max_p95_latency_ms": [("compression", "compressed_latency_p95_ms")],
-    "max_inference_energy_kwh_per_1k": [("compression", "compressed_inference_energy_kwh_per_1k")],
+    "max_model_bytes": [
+        ("compression", keys.TFLITE_SIZE.compressed_key),
+        ("training", "model_bytes"),
+    ],
+    "max_p95_latency_ms": [("compression", keys.LATENCY_P95.compressed_key)],
+    "max_inference_energy_kwh_per_1k": [("compression", keys.COMPRESSED_INFERENCE_ENERGY)],
 }
 _QUALITY = {"auc": "min_auc", "accuracy": "min_accuracy"}
 
