@@ -53,11 +53,19 @@ class WarmServer:
             time.sleep(0.05)
         return True
 
-    def run(self, full_command: list[str]) -> int:
-        """Runs one task in a forked child, printing its output line by line; its exit code."""
+    def run(self, full_command: list[str]) -> int | None:
+        """Runs one task in a forked child, printing its output line by line.
+
+        Returns:
+            The task's exit code; None when the server could not be reached, before
+            anything of the task ran.
+        """
         request = {"argv": full_command, "env": dict(os.environ), "cwd": os.getcwd()}
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.connect(self.socket_path)
+            try:
+                connection.connect(self.socket_path)
+            except OSError:
+                return None
             connection.sendall(json.dumps(request).encode() + b"\n")
             for line in connection.makefile("r", encoding="utf-8", errors="replace"):
                 if line.startswith(self._exit_marker):
@@ -89,9 +97,10 @@ def warm_tasks() -> Iterator[None]:
         server = WarmServer(workdir)
 
         def run_local_subprocess(full_command: list[str]) -> int:
-            if server.handles(full_command) is None or not server.wait_ready():
-                return cold_run(full_command=full_command)
-            return server.run(full_command)
+            code = None
+            if server.handles(full_command) is not None and server.wait_ready():
+                code = server.run(full_command)
+            return cold_run(full_command=full_command) if code is None else code
 
         subprocess_task_handler.run_local_subprocess = run_local_subprocess
         try:

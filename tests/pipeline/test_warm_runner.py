@@ -78,3 +78,19 @@ def test_a_failing_task_fails_the_run_with_its_own_error(tmp_path):
     assert "bad word 'x'" in summary.error
     assert [s.status for s in summary.steps] == ["succeeded", "failed"]
     assert running_fork_servers() == []
+
+
+def test_a_server_that_is_gone_hands_the_task_back_before_running_it(tmp_path):
+    from greenkfp.pipelines.runners.warm import WarmServer
+
+    server = WarmServer(str(tmp_path))
+    try:
+        assert server.wait_ready()
+        server.process.kill()
+        server.process.wait()
+        command = ["sh", "-ec", "python3 -m kfp.dsl.executor_main", "source", "--x"]
+        assert server.handles(command) is not None
+        assert server.run(command) is None  # nothing ran: kfp.local's own call runs it
+    finally:
+        server.stop()
+    assert running_fork_servers() == []
