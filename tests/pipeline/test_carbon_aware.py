@@ -373,3 +373,59 @@ def test_wait_until_sleeps_to_the_start(capsys):
     assert clock[0] == choice.start_time == NOW + 7 * STEP
     assert sum(slept) == 7 * 30 * 60 and max(slept) <= 60
     assert "Waiting 3 h 30 min until 2024-06-01T03:30:00Z" in capsys.readouterr().out
+
+
+class FakeElectricityMaps(BaseHTTPRequestHandler):
+    seen = []
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        zone = urllib.parse.parse_qs(url.query)["zone"][0]
+        FakeElectricityMaps.seen.append((url.path, zone, self.headers.get("auth-token")))
+        forecast = [
+            {"datetime": (NOW + i * STEP).isoformat().replace("+00:00", "Z"), "carbonIntensity": v}
+            for i, v in enumerate(SERIES[zone])
+        ]
+        body = json.dumps({"zone": zone, "forecast": forecast, "updatedAt": "2024-06-01T00:00Z"})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def test_electricitymaps_sends_the_token_header_and_reads_the_forecast(
+    package, capsys, monkeypatch
+):
+    FakeElectricityMaps.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeElectricityMaps)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("ELECTRICITYMAPS_TOKEN", "secret-token")
+        monkeypatch.setenv("GREENKFP_ELECTRICITYMAPS_URL", f"http://127.0.0.1:{server.server_port}")
+        status, out, err = dry_run(
+            capsys,
+            package,
+            *vertex("--electricitymaps", "--regions", "europe-west4,europe-north1"),
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert status == 0, err
+    assert FakeElectricityMaps.seen == [
+        ("/v3/carbon-intensity/forecast", zone, "secret-token") for zone in SERIES
+    ]
+    mean, start, location = brute_force_best(2, 16)
+    summary = last_json(out)
+    assert (summary["location"], summary["g_co2eq_per_kwh"]) == (location, pytest.approx(mean))
+    assert "secret-token" not in out + err
+
+
+def test_electricitymaps_without_a_token_is_a_clear_error(package, capsys, monkeypatch):
+    monkeypatch.delenv("ELECTRICITYMAPS_TOKEN", raising=False)
+    status, _, err = dry_run(capsys, package, "--electricitymaps", "--regions", "europe-west4")
+    assert status == 2 and "--electricitymaps needs $ELECTRICITYMAPS_TOKEN" in err
