@@ -62,14 +62,30 @@ def get_json(
         raise ProviderUnavailable(f"{host} answered malformed JSON: {err}") from err
 
 
-def _point(location: str, time: Any, value: Any, source: str) -> ForecastPoint:
-    try:
-        number = float(value)
-        if number != number or number < 0:
-            raise ValueError(f"intensity {value!r}")
-        return ForecastPoint(parse_time(str(time)), str(location), number)
-    except (TypeError, ValueError) as err:
-        raise ProviderUnavailable(f"{source} answered a malformed point: {err}") from err
+def _points(items: Any, location: str, keys: tuple[str, str], source: str) -> list[ForecastPoint]:
+    """Points from a list of objects holding a time and a value under ``keys``.
+
+    An item's own ``location`` wins over ``location``.
+
+    Raises:
+        ProviderUnavailable: ``items`` is no list of such objects.
+    """
+    if not isinstance(items, list):
+        raise ProviderUnavailable(f"{source} answered no forecast list for {location}")
+    points = []
+    time_key, value_key = keys
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise ValueError(repr(item))
+            value = float(item.get(value_key))
+            if value != value or value < 0:
+                raise ValueError(f"intensity {item.get(value_key)!r}")
+            time = parse_time(str(item.get(time_key)))
+            points.append(ForecastPoint(time, str(item.get("location") or location), value))
+        except (TypeError, ValueError) as err:
+            raise ProviderUnavailable(f"{source} answered a malformed point: {err}") from err
+    return points
 
 
 class CarbonAwareSdkProvider:
@@ -99,14 +115,11 @@ class CarbonAwareSdkProvider:
             raise ProviderUnavailable(f"{source} answered {type(answer).__name__}, not a list")
         points = []
         for forecast in answer:
-            data = forecast.get("forecastData") if isinstance(forecast, dict) else None
-            if not isinstance(data, list):
-                raise ProviderUnavailable(f"{source} answered a forecast without forecastData")
-            for item in data:
-                if not isinstance(item, dict):
-                    raise ProviderUnavailable(f"{source} answered a malformed point: {item!r}")
-                location = item.get("location") or forecast.get("location")
-                points.append(_point(location, item.get("timestamp"), item.get("value"), source))
+            if not isinstance(forecast, dict):
+                raise ProviderUnavailable(f"{source} answered a forecast that is no object")
+            location = str(forecast.get("location") or "?")
+            data = forecast.get("forecastData")
+            points += _points(data, location, ("timestamp", "value"), source)
         return points
 
     def __str__(self) -> str:
@@ -139,14 +152,7 @@ class ElectricityMapsProvider:
             url = f"{self.url}/v3/carbon-intensity/forecast?{query}"
             answer = get_json(url, headers={"auth-token": self.token}, timeout=self.timeout)
             data = answer.get("forecast") if isinstance(answer, dict) else None
-            if not isinstance(data, list):
-                raise ProviderUnavailable(f"{source} answered no forecast list for {zone}")
-            for item in data:
-                if not isinstance(item, dict):
-                    raise ProviderUnavailable(f"{source} answered a malformed point: {item!r}")
-                points.append(
-                    _point(zone, item.get("datetime"), item.get("carbonIntensity"), source)
-                )
+            points += _points(data, zone, ("datetime", "carbonIntensity"), source)
         return points
 
     def __str__(self) -> str:

@@ -5,7 +5,6 @@ shape (a list of EmissionsForecastDTO, whose forecastData items are
 ``{location, timestamp, duration, value}``), so these tests check our side of the contract.
 """
 
-import argparse
 import json
 import re
 import socket
@@ -17,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers import submit_cli as cli
 
 from greenkfp.pipelines import ALL_PIPELINES
 from greenkfp.pipelines.carbon.chooser import choose, parse_duration
@@ -123,14 +123,6 @@ def package(tmp_path_factory):
     name = default_pipeline()
     out = tmp_path_factory.mktemp("carbon") / f"{name}.yaml"
     return str(compile_to_file(ALL_PIPELINES[name], out))
-
-
-def cli(capsys, *argv):
-    parser = argparse.ArgumentParser(prog="greenkfp")
-    submit_cli.add_parser(parser.add_subparsers(dest="command", required=True))
-    status = submit_cli.run(parser.parse_args(["submit", *argv]))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def dry_run(capsys, package, *argv):
