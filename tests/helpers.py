@@ -23,6 +23,19 @@ def run_cli(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.Comp
     )
 
 
+def submit_cli(capsys, *argv: str) -> tuple:
+    """Runs greenkfp submit through add_parser/run, as cli.py wires it: (status, out, err)."""
+    import argparse
+
+    from greenkfp.pipelines.cli import submit
+
+    parser = argparse.ArgumentParser(prog="greenkfp")
+    submit.add_parser(parser.add_subparsers(dest="command", required=True))
+    status = submit.run(parser.parse_args(["submit", *argv]))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
 def load_summary(output_dir: Path) -> dict:
     return json.loads((output_dir / "run_summary.json").read_text())
 

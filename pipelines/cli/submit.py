@@ -4,6 +4,8 @@
 ``    [--host URL] [--namespace NS] [--experiment NAME] [--run-name NAME] [--upload [--no-run]]``
 ``greenkfp submit --vertex --project P --region R --pipeline-root gs://... [...]``
 ``greenkfp submit ... --dry-run``
+``greenkfp submit --carbon-aware [--forecast FILE | --carbon-aware-url URL | --electricitymaps]``
+``    [--within 8h] [--job-hours 1] [--regions a,b,c] ...``
 
 Parameters are validated against the pipeline's inputs before anything is sent.
 Exit status: 0 sent (or dry run passed), 2 bad input, 1 sending failed.
@@ -16,6 +18,8 @@ import sys
 import tempfile
 from typing import Any
 
+from greenkfp.pipelines.carbon import submission as carbon
+from greenkfp.pipelines.carbon.forecast import ForecastError
 from greenkfp.pipelines.runners.dry_run import describe
 from greenkfp.pipelines.runners.kfp_target import KfpTarget, submit_to_kfp
 from greenkfp.pipelines.runners.package import (
@@ -126,6 +130,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="print what would be sent and validate it; send nothing",
     )
+    carbon.add_arguments(cmd)
     cmd.set_defaults(handler=run)
     return cmd
 
@@ -157,6 +162,16 @@ def _check_options(args: argparse.Namespace) -> None:
             raise SubmitInputError(f"{', '.join(given)} {verb} --vertex")
         if (args.no_run or args.version_name) and not args.upload:
             raise SubmitInputError("--no-run and --version-name need --upload")
+    carbon_only = [
+        ("--forecast", args.forecast),
+        ("--carbon-aware-url", args.carbon_aware_url),
+        ("--electricitymaps", args.electricitymaps),
+        ("--regions", args.regions),
+        ("--now", args.now),
+    ]
+    given = [option for option, value in carbon_only if value]
+    if given and not args.carbon_aware:
+        raise SubmitInputError(f"{', '.join(given)} need(s) --carbon-aware")
     if args.image and args.package:
         raise SubmitInputError(
             "--image applies when compiling --pipeline; recompile the package with "
@@ -194,6 +209,12 @@ def _target(args: argparse.Namespace) -> Any:
 
 def _submit(args: argparse.Namespace, workdir: str) -> int:
     _check_options(args)
+    choice = carbon.plan(args) if args.carbon_aware else None
+    if choice is not None:
+        for line in carbon.describe(choice):
+            print(line)
+        if args.vertex:
+            args.region = choice.location
     target = _target(args)
     if args.package:
         package = load_package(args.package)
@@ -213,17 +234,30 @@ def _submit(args: argparse.Namespace, workdir: str) -> int:
             ]
             print(describe(package, values, target, request))
             print("Dry run: the parameters are valid; nothing was sent.")
-            return 0
+            return _carbon_summary(choice)
+        _wait(choice)
         job = build_vertex_job(package, values, target)
         done = submit_to_vertex(job, target)
     else:
         if args.dry_run:
             print(describe(package, values, target))
             print("Dry run: the parameters are valid; nothing was sent.")
-            return 0
+            return _carbon_summary(choice)
+        _wait(choice)
         done = submit_to_kfp(package, values, target)
     for line in done.lines:
         print(line)
+    return _carbon_summary(choice)
+
+
+def _wait(choice: Any) -> None:
+    if choice is not None:
+        carbon.wait_until(choice)
+
+
+def _carbon_summary(choice: Any) -> int:
+    if choice is not None:
+        print(carbon.json_line(choice))
     return 0
 
 
@@ -232,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="greenkfp-submit-") as workdir:
             return _submit(args, workdir)
-    except SubmitInputError as err:
+    except (SubmitInputError, ForecastError) as err:
         return _fail(str(err), 2)
     except SubmitFailed as err:
         return _fail(str(err), 1)

@@ -5,7 +5,6 @@ tests check our side of the contract (what we send, and when we send nothing), n
 real backend.
 """
 
-import argparse
 import email.parser
 import email.policy
 import json
@@ -16,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
+from helpers import submit_cli as cli
 
 from greenkfp.pipelines import ALL_PIPELINES
-from greenkfp.pipelines.cli import submit as submit_cli
 from greenkfp.pipelines.runners.package import (
     check_parameters,
     collect_parameters,
@@ -86,15 +85,6 @@ def as_assignments(values):
         text = value if isinstance(value, str) else json.dumps(value)
         args += ["--param", f"{name}={text}"]
     return args
-
-
-def cli(capsys, *argv):
-    """Runs greenkfp submit through add_parser/run, as cli.py wires it."""
-    parser = argparse.ArgumentParser(prog="greenkfp")
-    submit_cli.add_parser(parser.add_subparsers(dest="command", required=True))
-    status = submit_cli.run(parser.parse_args(["submit", *argv]))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 @pytest.fixture
