@@ -129,8 +129,7 @@ def serve(socket_path: str) -> None:
     os.rename(socket_path + ".tmp", socket_path)  # the client waits for this name: ready
     to_preload = list(PRELOAD)
     running: tuple[int, socket.socket] | None = None
-    stopping = False
-    while running or not stopping:
+    while True:
         if running:
             pid, connection = running
             done, status = os.waitpid(pid, os.WNOHANG if to_preload else 0)
@@ -142,17 +141,13 @@ def serve(socket_path: str) -> None:
             elif to_preload:
                 _preload(to_preload.pop(0))
             continue
-        if stopping:
-            break
-        wait = 0 if to_preload else None
-        if select.select([server], [], [], wait)[0]:
+        if select.select([server], [], [], 0 if to_preload else None)[0]:
             connection, _ = server.accept()
             pid = _start(connection, server)
-            if pid is None:
+            if pid is None:  # the client's way of saying stop; no task is running
                 connection.close()
-                stopping = True
-            else:
-                running = (pid, connection)
+                return
+            running = (pid, connection)
         elif to_preload:
             _preload(to_preload.pop(0))
 

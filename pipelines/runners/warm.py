@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from greenkfp.pipelines.runners._warm_server import EXIT_MARKER, executor_arguments
+
 SERVER_SCRIPT = Path(__file__).with_name("_warm_server.py")
 START_TIMEOUT_S = 300
 
@@ -39,10 +41,6 @@ class WarmServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        from greenkfp.pipelines.runners._warm_server import EXIT_MARKER, executor_arguments
-
-        self._exit_marker = EXIT_MARKER
-        self.handles = executor_arguments
 
     def wait_ready(self) -> bool:
         """Waits until the server listens; False when it died or took too long."""
@@ -68,7 +66,7 @@ class WarmServer:
                 return None
             connection.sendall(json.dumps(request).encode() + b"\n")
             for line in connection.makefile("r", encoding="utf-8", errors="replace"):
-                if line.startswith(self._exit_marker):
+                if line.startswith(EXIT_MARKER):
                     print("\n")  # kfp.local's separation after a task's logs
                     return int(line.split()[-1])
                 print(line, end="")
@@ -98,7 +96,7 @@ def warm_tasks() -> Iterator[None]:
 
         def run_local_subprocess(full_command: list[str]) -> int:
             code = None
-            if server.handles(full_command) is not None and server.wait_ready():
+            if executor_arguments(full_command) is not None and server.wait_ready():
                 code = server.run(full_command)
             return cold_run(full_command=full_command) if code is None else code
 
