@@ -70,7 +70,9 @@ def test_approve_path_deploys_version_1(first_run, registry):
         sum(s["energy_kwh"] for s in summary["steps"])
     )
     compression = _metrics(summary, "compress-model")
-    assert summary["size_ratio"] == compression["size_ratio"] > 1.0
+    assert summary["size_ratio"] == compression["size_ratio"]
+    # auto ships a smaller candidate when one pays on measured energy, else the float32 model.
+    assert (compression["size_ratio"] > 1.0) is (compression["fallback"] == 0.0)
     assert summary["latency_speedup"] == compression["latency_speedup_p50"] > 0
     assert (
         summary["worst_fairness_gap"] == _metrics(summary, "evaluate-fairness")["max_fairness_gap"]
