@@ -79,24 +79,9 @@ def compute_statistics(
 
 
 def write_statistics(stats: statistics_pb2.DatasetFeatureStatisticsList, path: str) -> None:
-    """Writes statistics as a binary proto file."""
+    """Writes statistics as a binary proto file (read back with ``load_statistics``)."""
     with uri_io.open_uri(path, "wb") as f:
         f.write(stats.SerializeToString())
-
-
-def load_statistics(path: str) -> statistics_pb2.DatasetFeatureStatisticsList:
-    """Loads statistics written by :func:`write_statistics`."""
-    from google.protobuf.message import DecodeError
-    from tensorflow_metadata.proto.v0 import statistics_pb2
-
-    data = uri_io.read_bytes(path)
-    try:
-        stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(data)
-    except DecodeError as e:
-        raise InputError(f"cannot read statistics at {path}: {e}") from e
-    if not stats.datasets:
-        raise InputError(f"statistics at {path} hold no dataset")
-    return stats
 
 
 def summarize(stats: statistics_pb2.DatasetFeatureStatisticsList) -> StatisticsSummary:

@@ -15,14 +15,11 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.tfdv_schema import load_schema
+from greenkfp.components._shared.tfdv_statistics import load_statistics
 from greenkfp.components.data_validation import ingest, statistics
 from greenkfp.components.data_validation import schema as schema_lib
 from greenkfp.components.data_validation.schema import SCHEMA_FORMAT
-from greenkfp.components.data_validation.statistics import (
-    STATISTICS_FORMAT,
-    StatisticsSummary,
-    load_statistics,
-)
+from greenkfp.components.data_validation.statistics import STATISTICS_FORMAT, StatisticsSummary
 from greenkfp.components.data_validation.validation import (
     DriftThresholds,
     ValidationResult,

@@ -3,41 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from greenkfp.components._shared.errors import InputError, ValidationFailed
+from greenkfp.components._shared.tfdv_drift import DriftThresholds, measurements, set_comparators
 
 if TYPE_CHECKING:
     from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
 FAIL_ON_CHOICES = ("anomalies", "drift", "never")
-DEFAULT_NUMERIC_DRIFT_THRESHOLD = 0.1  # approximate Jensen-Shannon divergence
-DEFAULT_CATEGORICAL_DRIFT_THRESHOLD = 0.1  # L-infinity distance of value frequencies
-
-
-@dataclass
-class DriftThresholds:
-    """Thresholds of the drift (or skew) comparators.
-
-    Attributes:
-        numeric: Jensen-Shannon divergence threshold for numeric features.
-        categorical: L-infinity distance threshold for categorical features.
-        per_feature: Overrides by feature name.
-    """
-
-    numeric: float = DEFAULT_NUMERIC_DRIFT_THRESHOLD
-    categorical: float = DEFAULT_CATEGORICAL_DRIFT_THRESHOLD
-    per_feature: Mapping[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name, value in [("numeric", self.numeric), ("categorical", self.categorical)]:
-            if not 0.0 < value <= 1.0:
-                raise InputError(f"{name} drift threshold must be in (0, 1], got {value}")
-        for name, value in self.per_feature.items():
-            if not 0.0 < float(value) <= 1.0:
-                raise InputError(
-                    f"drift threshold for feature {name!r} must be in (0, 1], got {value}"
-                )
 
 
 @dataclass
@@ -104,29 +78,6 @@ class ValidationResult:
         }
 
 
-def _is_numeric(feature: schema_pb2.Feature) -> bool:
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    categorical = feature.HasField("int_domain") and feature.int_domain.is_categorical
-    return feature.type in (schema_pb2.INT, schema_pb2.FLOAT) and not categorical
-
-
-def _set_comparators(
-    schema: schema_pb2.Schema, thresholds: DriftThresholds, comparator_field: str
-) -> None:
-    unknown = sorted(set(thresholds.per_feature) - {f.name for f in schema.feature})
-    if unknown:
-        raise InputError(f"drift thresholds name feature(s) not in the schema: {unknown}")
-    for feature in schema.feature:
-        comparator = getattr(feature, comparator_field)
-        if _is_numeric(feature):
-            value = thresholds.per_feature.get(feature.name, thresholds.numeric)
-            comparator.jensen_shannon_divergence.threshold = float(value)
-        else:
-            value = thresholds.per_feature.get(feature.name, thresholds.categorical)
-            comparator.infinity_norm.threshold = float(value)
-
-
 def validate(
     stats: statistics_pb2.DatasetFeatureStatisticsList,
     schema: schema_pb2.Schema,
@@ -154,9 +105,9 @@ def validate(
     checked = schema_pb2.Schema()
     checked.CopyFrom(schema)
     if baseline_stats is not None:
-        _set_comparators(checked, drift or DriftThresholds(), "drift_comparator")
+        set_comparators(checked, drift or DriftThresholds(), "drift_comparator")
     if serving_stats is not None:
-        _set_comparators(checked, skew or DriftThresholds(), "skew_comparator")
+        set_comparators(checked, skew or DriftThresholds(), "skew_comparator")
     proto = tfdv.validate_statistics(
         stats, checked, previous_statistics=baseline_stats, serving_statistics=serving_stats
     )
@@ -164,15 +115,8 @@ def validate(
 
 
 def _readable(proto: anomalies_pb2.Anomalies) -> ValidationResult:
-    drift, drift_thresholds, skew, skew_thresholds = {}, {}, {}, {}
-    for info in proto.drift_skew_info:
-        name = ".".join(info.path.step)
-        for m in info.drift_measurements:
-            drift[name] = max(drift.get(name, 0.0), m.value)
-            drift_thresholds[name] = m.threshold
-        for m in info.skew_measurements:
-            skew[name] = max(skew.get(name, 0.0), m.value)
-            skew_thresholds[name] = m.threshold
+    drift, drift_thresholds = measurements(proto, "drift")
+    skew, skew_thresholds = measurements(proto, "skew")
     anomalies = []
     for name, info in sorted(proto.anomaly_info.items()):
         for reason in info.reason:

@@ -40,30 +40,32 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Sequence
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.model_artifact import SAVED_MODEL_PB
-from greenkfp.components.deployment.registry_layout import (
+from greenkfp.components._shared.registry_reading import (
     COMPLETE_MARKER,
-    CRASH_ENV,
     LIVE_FILE,
-    LOCK_FILE,
     METRICS_FILE,
-    MODEL_NAME,
+    VERSION,
+    RegistryError,
+    RegistryReader,
+    VersionInfo,
+    validate_model_name,
+)
+from greenkfp.components.deployment.registry_layout import (
+    CRASH_ENV,
+    LOCK_FILE,
     RESERVATION_SUFFIX,
     STAGES,
     STAGING_DIR,
-    VERSION,
-    RegistryError,
     crash_point,
     live_lock,
     now,
-    validate_model_name,
     version_layout,
     write_live,
     write_order,
@@ -90,17 +92,6 @@ Verifier = Callable[[str], None]
 
 
 @dataclass
-class VersionInfo:
-    """A complete version of a model."""
-
-    version: int
-    uri: str
-    live: bool
-    completed_at: str = ""
-    files: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
 class PushResult:
     """What a push did."""
 
@@ -111,110 +102,11 @@ class PushResult:
     live_version: Optional[int]
 
 
-class Registry:
-    """A registry at a base URI (local path, ``file://``, ``gs://`` or other gfile scheme)."""
-
-    def __init__(self, base_uri: str) -> None:
-        if not base_uri or not str(base_uri).strip():
-            raise InputError("registry URI is empty")
-        base = str(base_uri)
-        if base.startswith("file://"):
-            base = base[len("file://") :]
-        self.base_uri = base.rstrip("/") or "/"
-        self.local = uri_io.is_local(base)
-
-    # -- paths
-
-    def model_uri(self, model: str) -> str:
-        """Returns ``<base>/<model>``."""
-        return uri_io.join(self.base_uri, validate_model_name(model))
-
-    def version_uri(self, model: str, version: int) -> str:
-        """Returns ``<base>/<model>/<version>``."""
-        return uri_io.join(self.model_uri(model), str(int(version)))
+class Registry(RegistryReader):
+    """A registry that pushes, promotes and rolls back; reading is :class:`RegistryReader`'s."""
 
     def _staging(self, model: str) -> str:
         return uri_io.join(self.model_uri(model), STAGING_DIR)
-
-    # -- reading
-
-    def models(self) -> list[str]:
-        """Returns the names of models with at least one complete version, sorted."""
-        names = []
-        for name in sorted(uri_io.listdir(self.base_uri)):
-            if MODEL_NAME.match(name) and self.versions(name):
-                names.append(name)
-        return names
-
-    def _numbered(self, model: str) -> list[int]:
-        """Every numbered entry under the model, complete or not."""
-        return sorted(int(n) for n in uri_io.listdir(self.model_uri(model)) if VERSION.match(n))
-
-    def is_complete(self, model: str, version: int) -> bool:
-        """Tells whether a version holds its completion marker."""
-        return uri_io.exists(uri_io.join(self.version_uri(model, version), COMPLETE_MARKER))
-
-    def versions(self, model: str) -> list[VersionInfo]:
-        """Returns the complete versions of a model, oldest first."""
-        live = self.live_version(model, check=False)
-        found = []
-        for version in self._numbered(model):
-            marker = uri_io.join(self.version_uri(model, version), COMPLETE_MARKER)
-            if not uri_io.exists(marker):
-                continue
-            try:
-                record = json.loads(uri_io.read_bytes(marker))
-            except (ValueError, OSError):
-                record = {}
-            found.append(
-                VersionInfo(
-                    version=version,
-                    uri=self.version_uri(model, version),
-                    live=version == live,
-                    completed_at=str(record.get("completed_at", "")),
-                    files=dict(record.get("files", {})),
-                )
-            )
-        return found
-
-    def live_version(self, model: str, check: bool = True) -> Optional[int]:
-        """Returns the live version, or None when nothing is live.
-
-        Args:
-            model: The model name.
-            check: Raise when LIVE is unreadable or names an incomplete version.
-        """
-        path = uri_io.join(self.model_uri(model), LIVE_FILE)
-        if not uri_io.exists(path):
-            return None
-        text = uri_io.read_bytes(path).decode("utf-8", "replace").strip()
-        if not VERSION.match(text):
-            if check:
-                raise RegistryError(f"{path} holds {text[:40]!r}, not a version number")
-            return None
-        version = int(text)
-        if check and not self.is_complete(model, version):
-            raise RegistryError(f"{path} names version {version}, which is not complete")
-        return version
-
-    def read_file(self, model: str, version: int, name: str) -> bytes:
-        """Reads a file of a complete version."""
-        if not self.is_complete(model, version):
-            raise RegistryError(f"{self.version_uri(model, version)} is not a complete version")
-        path = uri_io.join(self.version_uri(model, version), name)
-        if not uri_io.exists(path):
-            raise RegistryError(f"{path} does not exist")
-        return uri_io.read_bytes(path)
-
-    def read_metrics(self, model: str, version: int) -> dict[str, Any]:
-        """Reads a version's ``metrics.json``."""
-        data = self.read_file(model, version, METRICS_FILE)
-        try:
-            return json.loads(data)
-        except ValueError as err:
-            raise RegistryError(
-                f"{self.version_uri(model, version)}/{METRICS_FILE} is not JSON: {err}"
-            ) from err
 
     def abandoned(self, model: str) -> list[str]:
         """Returns leftovers of pushes that failed or crashed (staged folders), sorted."""
@@ -257,15 +149,6 @@ class Registry:
         path = uri_io.join(self._staging(model), f"{version}{RESERVATION_SUFFIX}")
         with contextlib.suppress(Exception):
             uri_io.remove(path)
-
-    @contextlib.contextmanager
-    def _local_copy(self, path: str) -> Iterator[str]:
-        if self.local:
-            yield path
-            return
-        with tempfile.TemporaryDirectory(prefix="greenkfp-verify-") as tmp:
-            uri_io.download(path, tmp)
-            yield tmp
 
     def push(
         self,
@@ -312,7 +195,7 @@ class Registry:
             hashes = self._write_files(staged, files)
             crash_point("staged")
             if verify is not None:
-                with self._local_copy(staged) as local:
+                with self.local_copy(staged) as local:
                     verify(local)
             crash_point("verified")
             hashes.update(self._write_extras(staged, extra_files(version, final), hashes))

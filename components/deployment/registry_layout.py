@@ -8,13 +8,17 @@ Layout::
         saved_model.pb, variables/, ...   the SavedModel at the root (TF Serving's layout)
         *.tflite, compressed_model.json   the compressed model, when there is one
         blessing.json, metrics.json, model_card.md, inferenceservice.yaml
+        train_statistics.pb, schema.pbtxt, drift_reference.csv, pipeline_energy.json
+                             what a later run judges new data against (when given)
         _COMPLETE            written last: JSON with the version and every file's SHA-256
       .staging/              pushes in progress, reservations, locks (never read as versions)
 
-Files are read and written through :mod:`greenkfp.components._shared.io` (local paths
-directly, other schemes through ``tf.io.gfile``). What the registry adds is here: the
-names, the plan of a version's files, the LIVE lock (``fcntl.flock`` locally; object
-stores have none) and the atomic LIVE update. The push itself, with its stages, is in
+The names a reader needs (LIVE, the marker, the files a version keeps) and reading
+itself are in :mod:`greenkfp.components._shared.registry_reading`. Files are read and
+written through :mod:`greenkfp.components._shared.io` (local paths directly, other
+schemes through ``tf.io.gfile``). What writing the registry adds is here: the plan of
+a version's files, the LIVE lock (``fcntl.flock`` locally; object stores have none)
+and the atomic LIVE update. The push itself, with its stages, is in
 :mod:`greenkfp.components.deployment.registry`.
 """
 
@@ -23,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-import re
 import signal
 import uuid
 from typing import Iterator
@@ -31,13 +34,11 @@ from typing import Iterator
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.model_artifact import SAVED_MODEL_DIRNAME, SAVED_MODEL_PB
+from greenkfp.components._shared.registry_reading import COMPLETE_MARKER, LIVE_FILE
 
-LIVE_FILE = "LIVE"
-COMPLETE_MARKER = "_COMPLETE"
 STAGING_DIR = ".staging"
 RESERVATION_SUFFIX = ".reserved"
 LOCK_FILE = ".live.lock"
-METRICS_FILE = "metrics.json"
 CRASH_ENV = "GREENKFP_REGISTRY_CRASH_AT"
 
 #: The stages of a push, in order; see :mod:`greenkfp.components.deployment.registry`.
@@ -52,29 +53,11 @@ STAGES = (
     "live",
 )
 
-# An InferenceService name: a DNS-1035 label (lower case, starts with a letter).
-MODEL_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-VERSION = re.compile(r"^[0-9]+$")
-
-
-class RegistryError(InputError):
-    """The registry cannot be written or read as asked (the message names the URI)."""
-
 
 def crash_point(stage: str) -> None:
     """Kills the process with SIGKILL when ``GREENKFP_REGISTRY_CRASH_AT`` names this stage."""
     if os.environ.get(CRASH_ENV) == stage:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def validate_model_name(name: str) -> str:
-    """Returns the name when it can be a folder and an InferenceService name, else raises."""
-    if not isinstance(name, str) or not MODEL_NAME.match(name):
-        raise InputError(
-            f"model name {name!r} is not valid: use lower-case letters, digits and '-', "
-            "starting with a letter (at most 63 characters; it names the InferenceService)"
-        )
-    return name
 
 
 def now() -> str:

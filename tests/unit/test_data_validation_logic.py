@@ -7,6 +7,7 @@ import pytest
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError, ValidationFailed
 from greenkfp.components._shared.tfdv_schema import load_schema
+from greenkfp.components._shared.tfdv_statistics import load_statistics
 from greenkfp.components.data_validation import schema as schema_lib
 from greenkfp.components.data_validation import statistics as stats_lib
 from greenkfp.components.data_validation import task, validation
@@ -66,7 +67,7 @@ def test_statistics_files_round_trip_and_report_is_self_contained(train_eval, tm
     outcome = task.run_generate_statistics(dataset_path=data, statistics_path=stats_path)
     assert outcome.summary.rows == len(train) == 800
     assert outcome.figures == {"rows": 800.0, "columns": 10.0, "missing_cells": 0.0}
-    loaded = stats_lib.load_statistics(stats_path)
+    loaded = load_statistics(stats_path)
     assert stats_lib.summarize(loaded) == outcome.summary
     report = render_generate_statistics(outcome, {"energy_kwh": 1e-6, "energy_method": "rapl"})
     assert "Energy and carbon of this step" in report and "rapl" in report
