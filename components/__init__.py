@@ -18,6 +18,7 @@ _MODULES = {
     "evaluate_fairness": "fairness",
     "evaluate_gate": "deployment",
     "deploy_model": "deployment",
+    "decide_retraining": "continuous_training",
     "sustainability_report": "sustainability",
 }
 
