@@ -238,6 +238,18 @@ def build_sustainable_training_pipeline(
             eval_dataset=checked.data.outputs["eval_dataset"],
             registry_uri=registry_uri,
             model_name=model_name,
+            train_statistics=checked.train_statistics.outputs["statistics"],
+            schema=checked.schema.outputs["schema"],
+            train_dataset=checked.data.outputs["train_dataset"],
+            import_metrics=checked.data.outputs["metrics"],
+            train_statistics_metrics=checked.train_statistics.outputs["metrics"],
+            eval_statistics_metrics=checked.eval_statistics.outputs["metrics"],
+            schema_metrics=checked.schema.outputs["metrics"],
+            validation_metrics=checked.validation.outputs["metrics"],
+            training_metrics=training.outputs["metrics"],
+            compression_metrics=compression.outputs["metrics"],
+            fairness_metrics=fairness.outputs["metrics"],
+            gate_metrics=gate.outputs["metrics"],
             **energy,
         ).set_display_name("Deploy blessed model")
         report = sustainability_report(

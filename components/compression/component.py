@@ -3,7 +3,7 @@
 from typing import List, Optional
 
 from kfp import dsl
-from kfp.dsl import HTML, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 from greenkfp.components._shared.image import component_image
 
@@ -32,6 +32,7 @@ def compress_model(
     region: str = "",
     objective: str = "energy",
     serving_batch_size: int = 64,
+    decision: Optional[Input[Artifact]] = None,
 ):
     """Prunes and quantizes a trained model to TFLite, and measures both models.
 
@@ -75,7 +76,13 @@ def compress_model(
         objective: What auto minimises: energy (per 1,000 predictions), size (gzipped)
             or latency (p50).
         serving_batch_size: Rows per call of the serving batch, measured besides batch 1.
+        decision: decide_retraining's decision; when it says not to retrain, the step
+            writes "skipped" outputs and returns at once. Not given: the step runs.
     """
+    from greenkfp.components._shared.skipping import finish_skipped
+
+    if finish_skipped(decision, metrics, [compressed_model, report], country_iso_code, region):
+        return
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
     from greenkfp.components.compression import task
     from greenkfp.components.compression.config import CompressionConfig

@@ -253,4 +253,3 @@ def run_decide_retraining(
     record.drift = [f.to_dict() for f in findings]
     record.quality = quality
     return outcome
-

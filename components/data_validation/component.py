@@ -123,6 +123,7 @@ def infer_schema(
     schema_uri: str = "",
     country_iso_code: str = "",
     region: str = "",
+    decision: Optional[Input[Artifact]] = None,
 ):
     """Infers a TFDV schema from statistics, or checks and passes on a curated one.
 
@@ -138,7 +139,13 @@ def infer_schema(
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
+        decision: decide_retraining's decision; when it says not to retrain, the step
+            writes "skipped" outputs and returns at once. Not given: the step runs.
     """
+    from greenkfp.components._shared.skipping import finish_skipped
+
+    if finish_skipped(decision, metrics, [schema], country_iso_code, region):
+        return
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
     from greenkfp.components.data_validation import task
 

@@ -23,6 +23,7 @@ def evaluate_gate(
     model_name: str = "",
     country_iso_code: str = "",
     region: str = "",
+    decision: Optional[Input[Artifact]] = None,
 ) -> NamedTuple("Outputs", [("approved", bool)]):
     """Checks a candidate model against a policy and blesses it, or not.
 
@@ -46,11 +47,18 @@ def evaluate_gate(
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
+        decision: decide_retraining's decision; when it says not to retrain, the step
+            writes "skipped" outputs and returns at once. Not given: the step runs.
 
     Returns:
         approved: Whether every check passed.
     """
     from collections import namedtuple
+
+    from greenkfp.components._shared.skipping import finish_skipped
+
+    if finish_skipped(decision, metrics, [blessing, summary], country_iso_code, region):
+        return namedtuple("Outputs", ["approved"])(False)
 
     from greenkfp.components._shared import io as uri_io
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
@@ -95,6 +103,20 @@ def deploy_model(
     apply: bool = False,
     country_iso_code: str = "",
     region: str = "",
+    train_statistics: Optional[Input[Artifact]] = None,
+    schema: Optional[Input[Artifact]] = None,
+    train_dataset: Optional[Input[Dataset]] = None,
+    import_metrics: Optional[Input[Metrics]] = None,
+    train_statistics_metrics: Optional[Input[Metrics]] = None,
+    eval_statistics_metrics: Optional[Input[Metrics]] = None,
+    schema_metrics: Optional[Input[Metrics]] = None,
+    validation_metrics: Optional[Input[Metrics]] = None,
+    decision_metrics: Optional[Input[Metrics]] = None,
+    training_metrics: Optional[Input[Metrics]] = None,
+    compression_metrics: Optional[Input[Metrics]] = None,
+    fairness_metrics: Optional[Input[Metrics]] = None,
+    gate_metrics: Optional[Input[Metrics]] = None,
+    decision: Optional[Input[Artifact]] = None,
 ) -> NamedTuple("Outputs", [("deployed", bool), ("version", int), ("pushed_uri", str)]):
     """Pushes a blessed model to a versioned registry, verified, and makes it live.
 
@@ -103,7 +125,10 @@ def deploy_model(
     <registry_uri>/<model_name>/<version>/ (SavedModel at the root as TF Serving reads it,
     the TFLite model, blessing, metrics, model card), verified by loading it and
     comparing canary predictions on eval rows with the candidate's, published
-    atomically, and only then made LIVE.
+    atomically, and only then made LIVE. The version also keeps what a later run judges
+    new data against (decide_retraining): the training statistics, schema, a seeded
+    sample of the training data's numeric features, and the energy each given upstream
+    step spent (pipeline_energy.json).
 
     Args:
         model: The candidate (train_model or compress_model output).
@@ -127,6 +152,22 @@ def deploy_model(
             outside a cluster the step fails before writing anything.
         country_iso_code: Grid country (ISO alpha-3) for carbon.
         region: Grid region within the country, optional.
+        train_statistics: TFDV statistics of the training data, kept in the version.
+        schema: The TFDV schema, kept in the version.
+        train_dataset: Training data; up to 5,000 rows of its numeric features are kept
+            as the drift reference.
+        import_metrics: Metrics of import_csv (its energy goes to pipeline_energy.json).
+        train_statistics_metrics: Metrics of the training data's statistics.
+        eval_statistics_metrics: Metrics of the eval data's statistics.
+        schema_metrics: Metrics of infer_schema.
+        validation_metrics: Metrics of validate_data.
+        decision_metrics: Metrics of decide_retraining.
+        training_metrics: Metrics of train_model.
+        compression_metrics: Metrics of compress_model.
+        fairness_metrics: Metrics of evaluate_fairness.
+        gate_metrics: Metrics of evaluate_gate.
+        decision: decide_retraining's decision; when it says not to retrain, the step
+            writes "skipped" outputs and returns at once.
 
     Returns:
         deployed: Whether a version was pushed.
@@ -138,12 +179,39 @@ def deploy_model(
 
     from greenkfp.components._shared import io as uri_io
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
-    from greenkfp.components.deployment.deploy_task import run_deploy_model
+    from greenkfp.components._shared.skipping import finish_skipped
+    from greenkfp.components.deployment.deploy_task import TrainingRecord, run_deploy_model
     from greenkfp.components.deployment.report import (
         render_deploy_model,
         render_inference_service,
     )
 
+    Outputs = namedtuple("Outputs", ["deployed", "version", "pushed_uri"])
+    outputs = [deployment, inference_service, summary]
+    if finish_skipped(decision, metrics, outputs, country_iso_code, region):
+        return Outputs(False, 0, "")
+    upstream = {
+        "import_csv": import_metrics,
+        "statistics_train": train_statistics_metrics,
+        "statistics_eval": eval_statistics_metrics,
+        "infer_schema": schema_metrics,
+        "validate_data": validation_metrics,
+        "decide_retraining": decision_metrics,
+        "train_model": training_metrics,
+        "compress_model": compression_metrics,
+        "evaluate_fairness": fairness_metrics,
+        "evaluate_gate": gate_metrics,
+    }
+    training = TrainingRecord(
+        statistics_path=train_statistics.path if train_statistics is not None else "",
+        schema_path=schema.path if schema is not None else "",
+        train_dataset_path=train_dataset.path if train_dataset is not None else "",
+        step_energy_kwh={
+            step: float(given.metadata["energy_kwh"])
+            for step, given in upstream.items()
+            if given is not None and "energy_kwh" in given.metadata
+        },
+    )
     with metered_step(step_dir(metrics), country_iso_code, region) as energy:
         outcome = run_deploy_model(
             model_dir=model.path,
@@ -158,6 +226,7 @@ def deploy_model(
             pin_version=pin_version,
             apply=apply,
             uris={"model": model.uri, "eval_data": eval_dataset.uri, "blessing": blessing.uri},
+            training=training,
         )
     uri_io.write_bytes(summary.path, render_deploy_model(outcome, energy.to_dict()).encode())
     uri_io.write_bytes(deployment.path, outcome.to_json().encode())
@@ -165,5 +234,4 @@ def deploy_model(
     inference_service.metadata.update({"deployed": outcome.deployed, "version": outcome.version})
     publish(metrics, energy, deployment, outcome.figures, outcome.metadata)
     print(f"deploy: {'version ' + str(outcome.version) if outcome.deployed else 'not deployed'}")
-    Outputs = namedtuple("Outputs", ["deployed", "version", "pushed_uri"])
     return Outputs(bool(outcome.deployed), int(outcome.version), outcome.pushed_uri)

@@ -10,10 +10,17 @@ import datetime
 import hashlib
 import json
 import os
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.registry_reading import (
+    DRIFT_REFERENCE_FILE,
+    PIPELINE_ENERGY_FILE,
+    SCHEMA_FILE,
+    TRAIN_STATISTICS_FILE,
+)
 from greenkfp.components._shared.step_records import BlessingRecord, DeploymentRecord
 from greenkfp.components.deployment import kserve, model_card, registry
 
@@ -21,6 +28,60 @@ BLESSING_FILE = "blessing.json"
 MODEL_CARD_FILE = "model_card.md"
 MANIFEST_FILE = "inferenceservice.yaml"
 LINEAGE_FILE = "lineage.json"
+DRIFT_REFERENCE_ROWS = 5000
+"""Most training rows a version keeps as its drift reference (a seeded sample)."""
+
+
+@dataclass
+class TrainingRecord:
+    """What a version keeps so that a later run can judge new data against it.
+
+    Attributes:
+        statistics_path: TFDV statistics of the training data ("" when not given).
+        schema_path: The TFDV schema the model was trained with ("" when not given).
+        train_dataset_path: The training data; a seeded sample of its numeric features
+            becomes the drift reference ("" when not given).
+        step_energy_kwh: The energy each step before the push spent, by step.
+    """
+
+    statistics_path: str = ""
+    schema_path: str = ""
+    train_dataset_path: str = ""
+    step_energy_kwh: dict[str, float] = field(default_factory=dict)
+
+    def files(self, label_column: str) -> dict[str, bytes]:
+        """The version's files this record gives (only those it has the inputs for)."""
+        files: dict[str, bytes] = {}
+        if self.statistics_path:
+            files[TRAIN_STATISTICS_FILE] = uri_io.read_bytes(self.statistics_path)
+        if self.schema_path:
+            files[SCHEMA_FILE] = uri_io.read_bytes(self.schema_path)
+        if self.train_dataset_path:
+            files[DRIFT_REFERENCE_FILE] = self._drift_reference(label_column)
+        if self.step_energy_kwh:
+            energy = {
+                "total_kwh": sum(self.step_energy_kwh.values()),
+                "steps": dict(sorted(self.step_energy_kwh.items())),
+                "scope": "the steps of the pipeline run that produced this version, before "
+                "deploy_model (as each recorded in its Metrics)",
+            }
+            files[PIPELINE_ENERGY_FILE] = json.dumps(energy, indent=2).encode()
+        return files
+
+    def _drift_reference(self, label_column: str) -> bytes:
+        df = uri_io.read_dataset(self.train_dataset_path)
+        numeric = [c for c in df.select_dtypes("number").columns if c != label_column]
+        if self.schema_path:
+            from greenkfp.components._shared.tfdv_drift import is_numeric_feature
+            from greenkfp.components._shared.tfdv_schema import load_schema
+
+            schema = load_schema(self.schema_path)
+            categorical = {f.name for f in schema.feature if not is_numeric_feature(f)}
+            numeric = [c for c in numeric if c not in categorical]
+        sample = df[numeric]
+        if len(sample) > DRIFT_REFERENCE_ROWS:
+            sample = sample.sample(n=DRIFT_REFERENCE_ROWS, random_state=0)
+        return sample.to_csv(index=False).encode()
 
 
 def read_blessing(path: str) -> BlessingRecord:
@@ -74,6 +135,7 @@ def run_deploy_model(
     apply: bool = False,
     uris: Optional[Mapping[str, str]] = None,
     verifier: Optional[Callable[[str], None]] = None,
+    training: Optional[TrainingRecord] = None,
 ) -> DeploymentRecord:
     """Pushes a blessed model to the registry, verified, and makes it live.
 
@@ -94,6 +156,8 @@ def run_deploy_model(
         apply: Apply the InferenceService in the cluster this runs in.
         uris: ``model``, ``eval_data``, ``blessing`` artifact URIs for the lineage.
         verifier: Replaces the canary check (called with the staged version folder).
+        training: Training statistics, schema, data sample and pipeline energy the version
+            keeps for later runs to judge new data against (whatever is given).
 
     Returns:
         The deployment record: what was pushed, or why nothing was.
@@ -126,6 +190,7 @@ def run_deploy_model(
         verifier = CanaryCheck(model_dir, eval_df.head(canary_rows), canary_tolerance)
     has_saved_model = any(rel == registry.SAVED_MODEL_PB for _, rel in files)
     metadata = _model_metadata(model_dir)
+    kept = (training or TrainingRecord()).files(str(metadata.get("label_column") or ""))
     lineage = [
         ("model", uris.get("model", model_dir), _tree_sha256(model_dir)),
         ("eval data", uris.get("eval_data", eval_path), uri_io.sha256_of(eval_path)),
@@ -182,6 +247,7 @@ def run_deploy_model(
             LINEAGE_FILE: json.dumps(
                 [{"input": n, "uri": u, "sha256": h} for n, u, h in lineage], indent=2
             ).encode(),
+            **kept,
         }
 
     result = reg.push(model_name, files, extras, verify=verifier)

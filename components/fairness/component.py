@@ -29,6 +29,7 @@ def evaluate_fairness(
     beam_pipeline_args: Optional[List[str]] = None,
     country_iso_code: str = "",
     region: str = "",
+    decision: Optional[Input[Artifact]] = None,
 ):
     """Evaluates quality and fairness by sensitive feature with TFMA and Fairness Indicators.
 
@@ -62,7 +63,13 @@ def evaluate_fairness(
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
+        decision: decide_retraining's decision; when it says not to retrain, the step
+            writes "skipped" outputs and returns at once. Not given: the step runs.
     """
+    from greenkfp.components._shared.skipping import finish_skipped
+
+    if finish_skipped(decision, metrics, [tfma_output, report], country_iso_code, region):
+        return
     from greenkfp.components._shared import binary_metrics
     from greenkfp.components._shared import io as uri_io
     from greenkfp.components._shared.metering import metered_step, publish, step_dir

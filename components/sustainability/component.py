@@ -33,6 +33,7 @@ def sustainability_report(
     embodied_g_co2eq_per_1k: float = -1.0,
     country_iso_code: str = "",
     region: str = "",
+    decision: Optional[Input[Artifact]] = None,
 ):
     """Gathers every step's energy, carbon, quality and decisions into one report.
 
@@ -66,7 +67,13 @@ def sustainability_report(
         country_iso_code: Grid country (ISO alpha-3) for this step's own carbon; empty
             uses GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
+        decision: decide_retraining's decision; when it says not to retrain, the step
+            writes "skipped" outputs and returns at once. Not given: the step runs.
     """
+    from greenkfp.components._shared.skipping import finish_skipped
+
+    if finish_skipped(decision, metrics, [report, summary], country_iso_code, region):
+        return
     from greenkfp.components._shared import io as uri_io
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
     from greenkfp.components.sustainability.report import (

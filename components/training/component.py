@@ -32,6 +32,7 @@ def train_model(
     seed: int = 42,
     country_iso_code: str = "",
     region: str = "",
+    decision: Optional[Input[Artifact]] = None,
 ):
     """Trains a Keras 2 tabular classifier with energy and carbon metered.
 
@@ -62,7 +63,13 @@ def train_model(
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
+        decision: decide_retraining's decision; when it says not to retrain, the step
+            writes "skipped" outputs and returns at once. Not given: the step runs.
     """
+    from greenkfp.components._shared.skipping import finish_skipped
+
+    if finish_skipped(decision, metrics, [model, report], country_iso_code, region):
+        return
     from greenkfp.components._shared.binary_metrics import CONFUSION_CATEGORIES
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
     from greenkfp.components.training import task

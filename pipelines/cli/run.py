@@ -260,6 +260,11 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
         )
     if summary.worst_fairness_gap is not None:
         rows.append(("Worst fairness gap", f"{summary.worst_fairness_gap:.3f}"))
+    if summary.retrained is not None:
+        rows.append(("Retrained", "yes" if summary.retrained else "no (skipped)"))
+        rows += [("", reason) for reason in summary.retrain_reasons or []]
+        if summary.energy_avoided_kwh is not None:
+            rows.append(("Energy avoided", f"{summary.energy_avoided_kwh:.3g} kWh"))
     if summary.report_html:
         rows.append(("HTML report", summary.report_html))
     return rows
@@ -267,15 +272,17 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``greenkfp run``; returns the exit status (0 succeeded, 1 failed, 2 bad input)."""
-    from greenkfp.pipelines import ALL_PIPELINES
+    from greenkfp.pipelines import ALL_PIPELINES, CLUSTER_ONLY_PIPELINES
     from greenkfp.pipelines.runners.local import SUMMARY_FILE, run_locally
 
-    if args.pipeline not in ALL_PIPELINES:
-        print(
-            f"greenkfp run: unknown pipeline {args.pipeline!r}; "
-            f"choose from {sorted(ALL_PIPELINES)}",
-            file=sys.stderr,
+    local_pipelines = sorted(set(ALL_PIPELINES) - CLUSTER_ONLY_PIPELINES)
+    if args.pipeline not in local_pipelines:
+        why = (
+            f"pipeline {args.pipeline!r} runs on clusters only (dsl.If, which kfp.local refuses)"
+            if args.pipeline in ALL_PIPELINES
+            else f"unknown pipeline {args.pipeline!r}"
         )
+        print(f"greenkfp run: {why}; choose from {local_pipelines}", file=sys.stderr)
         return 2
     for option, path in [("--data", args.data), ("--eval-data", args.eval_data)]:
         if path and "://" not in path and not os.path.exists(path):

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
+from greenkfp.components._shared.retrain_decision import RetrainDecision, energy_avoided_kwh
+from greenkfp.components._shared.skipping import SKIPPED, SKIPPED_LOG_PREFIX
 from greenkfp.components._shared.step_records import RUN_FIGURES_KEY, RunOutcome
 from greenkfp.pipelines.runners.warm import warm_tasks
 
@@ -81,6 +83,11 @@ class RunSummary:
     latency_speedup: Optional[float] = None
     worst_fairness_gap: Optional[float] = None
     report_html: Optional[str] = None
+    # Continuous training: whether the run retrained, why (each reason with its figure),
+    # and the live version's recorded pipeline energy less what this run spent.
+    retrained: Optional[bool] = None
+    retrain_reasons: Optional[list[str]] = None
+    energy_avoided_kwh: Optional[float] = None
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the JSON-ready form."""
@@ -101,6 +108,7 @@ class _StepTracker(io.TextIOBase):
         self._current: Optional[str] = None
         self._started = 0.0
         self._last_error = ""
+        self._skipped = False
         self._buffer = ""
 
     def write(self, text: str) -> int:
@@ -121,19 +129,25 @@ class _StepTracker(io.TextIOBase):
     def _line(self, line: str) -> None:
         if m := _TASK_START.search(line):
             self._current, self._started, self._last_error = m.group(1), time.monotonic(), ""
+            self._skipped = False
             self.progress(f"[{len(self.steps) + 1}/{self.total}] {self._label(self._current)} ...")
         elif m := _TASK_END.search(line):
             status = "succeeded" if m.group(2) == "SUCCESS" else "failed"
+            status = SKIPPED if status == "succeeded" and self._skipped else status
             duration = round(time.monotonic() - self._started, 2)
             error = self._last_error if status == "failed" else ""
             name = m.group(1)
             display = self.display_names.get(name, name)
             self.steps.append(StepResult(name, status, duration, display_name=display, error=error))
-            mark = "ok" if status == "succeeded" else f"FAILED: {error or 'see the log'}"
+            mark = {"succeeded": "ok", SKIPPED: SKIPPED}.get(status) or (
+                f"FAILED: {error or 'see the log'}"
+            )
             self.progress(
                 f"[{len(self.steps)}/{self.total}] {self._label(name)} {mark} ({duration:.1f} s)"
             )
             self._current = None
+        elif self._current and SKIPPED_LOG_PREFIX in line:
+            self._skipped = True
         elif self._current and (m := _ERROR_LINE.match(line)):
             self._last_error = f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2).strip()}"
 
@@ -240,8 +254,8 @@ def pipeline_outcome(steps: list[StepResult], reports: dict[str, str]) -> dict[s
         reports: The run's reports, as :func:`_collect_outputs` returns them.
 
     Returns:
-        The :class:`RunSummary` fields from ``approved`` to ``report_html`` that the
-        run's steps give.
+        The :class:`RunSummary` fields from ``approved`` to ``energy_avoided_kwh`` that
+        the run's steps give.
     """
     run = RunOutcome.from_outputs(record for step in steps for record in _records(step))
     outcome = run.to_dict()
@@ -258,6 +272,16 @@ def pipeline_outcome(steps: list[StepResult], reports: dict[str, str]) -> dict[s
             for c in run.checks
         ]
     outcome["report_html"] = _run_report(steps, reports)
+    records = [record for step in steps for record in _records(step)]
+    decision = next(
+        (RetrainDecision.from_dict(r) for r in records if RetrainDecision.holds_one(r)), None
+    )
+    if decision is not None:
+        outcome["retrained"] = decision.retrain
+        outcome["retrain_reasons"] = decision.reasons
+        outcome["energy_avoided_kwh"] = energy_avoided_kwh(
+            decision.retrain, decision.live_pipeline_energy_kwh, sum(s.energy_kwh for s in steps)
+        )
     return {k: v for k, v in outcome.items() if v is not None}
 
 
