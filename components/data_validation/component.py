@@ -203,9 +203,10 @@ def validate_data(
         region: Grid region within the country, optional.
     """
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
+    from greenkfp.components._shared.tfdv_drift import DriftThresholds
     from greenkfp.components.data_validation import task
     from greenkfp.components.data_validation.report import render_validate_data
-    from greenkfp.components.data_validation.validation import DriftThresholds, check_fail_on
+    from greenkfp.components.data_validation.validation import check_fail_on
 
     thresholds = DriftThresholds(
         numeric_drift_threshold, categorical_drift_threshold, drift_thresholds or {}

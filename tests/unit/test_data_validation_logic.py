@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared import tfdv_drift
 from greenkfp.components._shared.errors import InputError, ValidationFailed
 from greenkfp.components._shared.tfdv_schema import load_schema
 from greenkfp.components._shared.tfdv_statistics import load_statistics
@@ -140,14 +141,14 @@ def test_drift_on_a_shifted_copy(train_eval, train_stats_and_schema, tmp_path):
     _, result = validation.validate(stats_of(shifted, tmp_path), schema, baseline_stats=stats)
     assert result.drifted_features == ["credit_amount", "housing"]
     assert result.figures["drifted_feature_count"] == 2.0
-    assert result.drift["credit_amount"] > validation.DEFAULT_NUMERIC_DRIFT_THRESHOLD
+    assert result.drift["credit_amount"] > tfdv_drift.DEFAULT_NUMERIC_DRIFT_THRESHOLD
     drift_anomalies = {a.feature: a for a in result.anomalies}
     assert drift_anomalies["housing"].value == pytest.approx(result.drift["housing"])
     with pytest.raises(ValidationFailed, match=r"\['credit_amount', 'housing'\]"):
         validation.check_fail_on(result, "drift")
     validation.check_fail_on(result, "never")
     # A per-feature override silences one feature only.
-    loose = validation.DriftThresholds(per_feature={"credit_amount": 0.99})
+    loose = tfdv_drift.DriftThresholds(per_feature={"credit_amount": 0.99})
     _, result = validation.validate(
         stats_of(shifted, tmp_path), schema, baseline_stats=stats, drift=loose
     )
@@ -200,7 +201,7 @@ def test_missing_required_and_unknown_category(train_eval, train_stats_and_schem
 )
 def test_thresholds_out_of_range(kwargs, message):
     with pytest.raises(InputError, match=message):
-        validation.DriftThresholds(**kwargs)
+        tfdv_drift.DriftThresholds(**kwargs)
 
 
 def test_threshold_for_unknown_feature(train_stats_and_schema):
@@ -210,7 +211,7 @@ def test_threshold_for_unknown_feature(train_stats_and_schema):
             stats,
             schema,
             baseline_stats=stats,
-            drift=validation.DriftThresholds(per_feature={"salary": 0.2}),
+            drift=tfdv_drift.DriftThresholds(per_feature={"salary": 0.2}),
         )
 
 
