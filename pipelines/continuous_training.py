@@ -246,6 +246,16 @@ def build_continuous_training_pipeline(conditional: bool = False) -> Any:
                 **energy,
                 **skip,
             ).set_display_name("Gate: challenger vs champion, budgets")
+            # Each step's energy: recorded in the deployed version, and reported.
+            step_metrics = {
+                "import_metrics": data.outputs["metrics"],
+                "train_statistics_metrics": train_stats.outputs["metrics"],
+                "schema_metrics": schema.outputs["metrics"],
+                "training_metrics": training.outputs["metrics"],
+                "compression_metrics": compression.outputs["metrics"],
+                "fairness_metrics": fairness.outputs["metrics"],
+                "gate_metrics": gate.outputs["metrics"],
+            }
             deployment = deploy_model(
                 model=compression.outputs["compressed_model"],
                 blessing=gate.outputs["blessing"],
@@ -255,25 +265,13 @@ def build_continuous_training_pipeline(conditional: bool = False) -> Any:
                 train_statistics=train_stats.outputs["statistics"],
                 schema=schema.outputs["schema"],
                 train_dataset=data.outputs["train_dataset"],
-                import_metrics=data.outputs["metrics"],
-                train_statistics_metrics=train_stats.outputs["metrics"],
-                schema_metrics=schema.outputs["metrics"],
                 decision_metrics=decide.outputs["metrics"],
-                training_metrics=training.outputs["metrics"],
-                compression_metrics=compression.outputs["metrics"],
-                fairness_metrics=fairness.outputs["metrics"],
-                gate_metrics=gate.outputs["metrics"],
+                **step_metrics,
                 **energy,
                 **skip,
             ).set_display_name("Deploy blessed model")
             report = sustainability_report(
-                import_metrics=data.outputs["metrics"],
-                train_statistics_metrics=train_stats.outputs["metrics"],
-                schema_metrics=schema.outputs["metrics"],
-                training_metrics=training.outputs["metrics"],
-                compression_metrics=compression.outputs["metrics"],
-                fairness_metrics=fairness.outputs["metrics"],
-                gate_metrics=gate.outputs["metrics"],
+                **step_metrics,
                 blessing=gate.outputs["blessing"],
                 deployment_metrics=deployment.outputs["metrics"],
                 deployment=deployment.outputs["deployment"],

@@ -232,6 +232,18 @@ def build_sustainable_training_pipeline(
             model_name=model_name,
             **energy,
         ).set_display_name("Gate: quality, fairness and energy budgets")
+        # Each step's energy: recorded in the deployed version, and reported.
+        step_metrics = {
+            "import_metrics": checked.data.outputs["metrics"],
+            "train_statistics_metrics": checked.train_statistics.outputs["metrics"],
+            "eval_statistics_metrics": checked.eval_statistics.outputs["metrics"],
+            "schema_metrics": checked.schema.outputs["metrics"],
+            "validation_metrics": checked.validation.outputs["metrics"],
+            "training_metrics": training.outputs["metrics"],
+            "compression_metrics": compression.outputs["metrics"],
+            "fairness_metrics": fairness.outputs["metrics"],
+            "gate_metrics": gate.outputs["metrics"],
+        }
         deployment = deploy_model(
             model=compression.outputs["compressed_model"],
             blessing=gate.outputs["blessing"],
@@ -241,27 +253,11 @@ def build_sustainable_training_pipeline(
             train_statistics=checked.train_statistics.outputs["statistics"],
             schema=checked.schema.outputs["schema"],
             train_dataset=checked.data.outputs["train_dataset"],
-            import_metrics=checked.data.outputs["metrics"],
-            train_statistics_metrics=checked.train_statistics.outputs["metrics"],
-            eval_statistics_metrics=checked.eval_statistics.outputs["metrics"],
-            schema_metrics=checked.schema.outputs["metrics"],
-            validation_metrics=checked.validation.outputs["metrics"],
-            training_metrics=training.outputs["metrics"],
-            compression_metrics=compression.outputs["metrics"],
-            fairness_metrics=fairness.outputs["metrics"],
-            gate_metrics=gate.outputs["metrics"],
+            **step_metrics,
             **energy,
         ).set_display_name("Deploy blessed model")
         report = sustainability_report(
-            import_metrics=checked.data.outputs["metrics"],
-            train_statistics_metrics=checked.train_statistics.outputs["metrics"],
-            eval_statistics_metrics=checked.eval_statistics.outputs["metrics"],
-            schema_metrics=checked.schema.outputs["metrics"],
-            validation_metrics=checked.validation.outputs["metrics"],
-            training_metrics=training.outputs["metrics"],
-            compression_metrics=compression.outputs["metrics"],
-            fairness_metrics=fairness.outputs["metrics"],
-            gate_metrics=gate.outputs["metrics"],
+            **step_metrics,
             blessing=gate.outputs["blessing"],
             deployment_metrics=deployment.outputs["metrics"],
             deployment=deployment.outputs["deployment"],
