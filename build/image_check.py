@@ -80,6 +80,17 @@ def check_steps(epochs: int) -> list[Step]:
             artifacts={"dataset": ("import_csv", "eval_dataset")},
         ),
         Step(
+            "decide_retraining",
+            "decide_retraining",
+            {**label, "model_name": "greenkfp-model"},
+            {
+                "statistics": ("statistics_train", "statistics"),
+                "dataset": ("import_csv", "train_dataset"),
+                "eval_dataset": ("import_csv", "eval_dataset"),
+            },
+            expect={"retrain": True},  # no registry: nothing is live
+        ),
+        Step(
             "infer_schema",
             "infer_schema",
             {"required_columns": ["risk"]},
@@ -102,6 +113,7 @@ def check_steps(epochs: int) -> list[Step]:
                 "train_dataset": ("import_csv", "train_dataset"),
                 "eval_dataset": ("import_csv", "eval_dataset"),
                 "schema": ("infer_schema", "schema"),
+                "decision": ("decide_retraining", "decision"),
             },
         ),
         Step(
@@ -146,6 +158,11 @@ def check_steps(epochs: int) -> list[Step]:
                 "model": ("compress_model", "compressed_model"),
                 "blessing": ("evaluate_gate", "blessing"),
                 "eval_dataset": ("import_csv", "eval_dataset"),
+                "train_statistics": ("statistics_train", "statistics"),
+                "schema": ("infer_schema", "schema"),
+                "train_dataset": ("import_csv", "train_dataset"),
+                "decision_metrics": ("decide_retraining", "metrics"),
+                "training_metrics": ("train_model", "metrics"),
             },
             expect={"deployed": True},
         ),

@@ -175,6 +175,8 @@ def build_continuous_training_pipeline(conditional: bool = False) -> Any:
             numeric_drift_threshold=numeric_drift_threshold,
             categorical_drift_threshold=categorical_drift_threshold,
             max_quality_drop=max_quality_drop,
+            import_metrics=data.outputs["metrics"],
+            statistics_metrics=train_stats.outputs["metrics"],
             **energy,
         ).set_display_name("Decide: retrain?")
         # The decide step reads the registry's live version: never reuse an old decision.

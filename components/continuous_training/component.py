@@ -31,6 +31,8 @@ def decide_retraining(
     max_quality_drop: float = 0.02,
     country_iso_code: str = "",
     region: str = "",
+    import_metrics: Optional[Input[Metrics]] = None,
+    statistics_metrics: Optional[Input[Metrics]] = None,
 ) -> NamedTuple("Outputs", [("retrain", bool)]):
     """Decides whether new data calls for retraining the registry's live model.
 
@@ -67,6 +69,9 @@ def decide_retraining(
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
+        import_metrics: Metrics of import_csv, and ...
+        statistics_metrics: ... of generate_statistics on the new data: the report adds
+            their energy to this step's to tell the energy a skip avoids.
 
     Returns:
         retrain: Whether the run retrains.
@@ -99,7 +104,13 @@ def decide_retraining(
             policy=policy,
             thresholds=thresholds,
         )
-    uri_io.write_bytes(report.path, render_decide_retraining(outcome, energy.to_dict()).encode())
+    spent_before = sum(
+        float(given.metadata.get("energy_kwh", 0.0))
+        for given in (import_metrics, statistics_metrics)
+        if given is not None
+    )
+    page = render_decide_retraining(outcome, energy.to_dict(), spent_before)
+    uri_io.write_bytes(report.path, page.encode())
     uri_io.write_bytes(decision.path, outcome.record.to_json().encode())
     publish(metrics, energy, decision, outcome.figures, outcome.metadata)
     verdict = "RETRAIN" if outcome.record.retrain else "SKIP"

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from greenkfp.components._shared.html import energy_table, esc, page, section, table, tiles
+from greenkfp.components._shared.html import energy_table, esc, fmt, page, section, table, tiles
+from greenkfp.components._shared.retrain_decision import energy_avoided_kwh
 from greenkfp.components.continuous_training.task import DecisionOutcome
 
 
-def render_decide_retraining(outcome: DecisionOutcome, energy: Mapping[str, Any]) -> str:
+def render_decide_retraining(
+    outcome: DecisionOutcome, energy: Mapping[str, Any], spent_before_kwh: float = 0.0
+) -> str:
     """Renders the decision: verdict, every reason, drift per feature, quality, energy at stake.
 
     Args:
         outcome: What :func:`~task.run_decide_retraining` returned.
         energy: This step's energy reading (``EnergyReading.to_dict()``).
+        spent_before_kwh: The energy the run's steps before this one spent.
 
     Returns:
         A self-contained HTML page.
@@ -22,6 +26,19 @@ def render_decide_retraining(outcome: DecisionOutcome, energy: Mapping[str, Any]
     verdict = "RETRAIN" if record.retrain else "SKIP RETRAINING"
     live = "none" if record.live_version is None else f"version {record.live_version}"
     at_stake = record.live_pipeline_energy_kwh
+    spent = spent_before_kwh + float(energy.get("energy_kwh", 0.0))
+    avoided = energy_avoided_kwh(record.retrain, at_stake, spent)
+    if avoided is None:
+        saving = (
+            "<p>The live version recorded no pipeline energy: the energy avoided is unknown.</p>"
+        )
+    else:
+        saving = (
+            f"<p>Energy avoided: <b>{esc(fmt(avoided))} kWh</b> (0 when retraining; else the "
+            f"live version's recorded pipeline energy less the {esc(fmt(spent))} kWh this run "
+            "spent up to and including this decision; the skipped steps add a few nWh, which "
+            "<code>run_summary.json</code>'s <code>energy_avoided_kwh</code> counts).</p>"
+        )
     body = [
         tiles(
             [
@@ -35,9 +52,8 @@ def render_decide_retraining(outcome: DecisionOutcome, energy: Mapping[str, Any]
             "Why",
             "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in record.reasons) + "</ul>",
             "<p>When the run skips retraining, every later step finishes at once with a "
-            "<code>skipped</code> status; the energy avoided is the live version's recorded "
-            "pipeline energy less what this run spent (<code>run_summary.json</code>: "
-            "<code>energy_avoided_kwh</code>).</p>",
+            "<code>skipped</code> status.</p>",
+            saving,
         ),
     ]
     if record.drift:

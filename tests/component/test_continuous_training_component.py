@@ -175,6 +175,7 @@ def test_same_data_skips_with_every_reason_and_figure(live, imported):
     assert out.decision.metadata["reasons"] == record.reasons
     page = Path(out.report.path).read_text()
     assert "Retraining decision: SKIP RETRAINING" in page and "no quality drop" in page
+    assert "Energy avoided: <b>" in page  # the live version's energy less this step's
 
 
 def test_shifted_data_retrains_naming_the_drifted_features(live):
