@@ -177,6 +177,8 @@ def build_continuous_training_pipeline(conditional: bool = False) -> Any:
             max_quality_drop=max_quality_drop,
             import_metrics=data.outputs["metrics"],
             statistics_metrics=train_stats.outputs["metrics"],
+            sensitive_features=sensitive_features,
+            feature_buckets=feature_buckets,
             **energy,
         ).set_display_name("Decide: retrain?")
         # The decide step reads the registry's live version: never reuse an old decision.

@@ -1,6 +1,6 @@
 """KFP component that decides whether a continuous training run retrains. A thin wrapper."""
 
-from typing import NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Output
@@ -33,6 +33,8 @@ def decide_retraining(
     region: str = "",
     import_metrics: Optional[Input[Metrics]] = None,
     statistics_metrics: Optional[Input[Metrics]] = None,
+    sensitive_features: Optional[List[str]] = None,
+    feature_buckets: Optional[Dict[str, List[float]]] = None,
 ) -> NamedTuple("Outputs", [("retrain", bool)]):
     """Decides whether new data calls for retraining the registry's live model.
 
@@ -72,6 +74,10 @@ def decide_retraining(
         import_metrics: Metrics of import_csv, and ...
         statistics_metrics: ... of generate_statistics on the new data: the report adds
             their energy to this step's to tell the energy a skip avoids.
+        sensitive_features: Features to report the live model's false negative rate
+            gap by on the labelled new data, beside the recorded gap (reported, not a
+            retrain criterion).
+        feature_buckets: Boundaries of numeric sensitive features.
 
     Returns:
         retrain: Whether the run retrains.
@@ -103,6 +109,8 @@ def decide_retraining(
             positive_label=positive_label,
             policy=policy,
             thresholds=thresholds,
+            sensitive_features=sensitive_features or [],
+            feature_buckets=feature_buckets or {},
         )
     spent_before = sum(
         float(given.metadata.get("energy_kwh", 0.0))

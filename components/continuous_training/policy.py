@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.retrain_decision import POLICIES
 from greenkfp.components.continuous_training.drift import DriftFinding
+from greenkfp.components.continuous_training.fairness_check import fairness_reasons
 
 DRIFT, QUALITY_DROP, EITHER, ALWAYS = POLICIES
 
@@ -120,6 +121,7 @@ def decide(
             dropped, line = quality_reason(quality)
             retrain = retrain or dropped
             reasons.append(line)
+            reasons += fairness_reasons(quality.get("fairness") or [])
         elif policy == QUALITY_DROP:
             raise InputError(f"policy 'quality_drop' needs labelled new data: {quality_missing}")
         else:

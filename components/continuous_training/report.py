@@ -86,6 +86,18 @@ def render_decide_retraining(
             ["largest drop allowed", q["threshold"]],
         ]
         body.append(section(f"The live model's {q['metric']}", table(["", ""], rows)))
+    if record.quality.get("fairness"):
+        rows = [
+            [f["feature"], f["metric"], f["on_new_data"], f["recorded"], f["slices"]]
+            for f in record.quality["fairness"]
+        ]
+        headers = ["feature", "metric", "on the new data", "recorded", "slices compared"]
+        body.append(
+            section(
+                "Fairness of the live model on the new data (reported, not a retrain criterion)",
+                table(headers, rows),
+            )
+        )
     if outcome.energy_by_step:
         rows = [[step, kwh] for step, kwh in sorted(outcome.energy_by_step.items())]
         body.append(

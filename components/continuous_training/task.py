@@ -10,7 +10,7 @@ policy (:mod:`policy`) turns the measurements into the decision.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
@@ -24,6 +24,7 @@ from greenkfp.components.continuous_training.drift import (
     DriftFinding,
     numeric_drift,
 )
+from greenkfp.components.continuous_training.fairness_check import false_negative_rate_gaps
 from greenkfp.components.continuous_training.live_version import (
     LiveVersion,
     read_live_version,
@@ -129,8 +130,9 @@ def _quality(
     label_column: str,
     positive_label: str,
     max_drop: float,
+    sensitive: tuple[Sequence[str], Mapping[str, Sequence[float]]] = ((), {}),
 ) -> tuple[dict[str, Any], str]:
-    """The live model's AUC on the labelled new data, or why it was not measured."""
+    """The live model's AUC (and fairness gaps) on the labelled new data, or why not."""
     from greenkfp.components._shared.binary_metrics import roc_auc
     from greenkfp.components._shared.labels import encode_label
     from greenkfp.components._shared.model_artifact import is_compressed, read_manifest
@@ -160,6 +162,12 @@ def _quality(
         "dropped": drop > max_drop,
         "rows": len(df),
     }
+    features, buckets = sensitive
+    if features:
+        recorded_fairness = live.metrics.get("fairness") or {}
+        quality["fairness"] = false_negative_rate_gaps(
+            df, y, scores, features, buckets, recorded_fairness
+        )
     return quality, ""
 
 
@@ -174,6 +182,8 @@ def run_decide_retraining(
     positive_label: str = "1",
     policy: str = policy_lib.EITHER,
     thresholds: Optional[policy_lib.Thresholds] = None,
+    sensitive_features: Sequence[str] = (),
+    feature_buckets: Optional[Mapping[str, Sequence[float]]] = None,
 ) -> DecisionOutcome:
     """Decides whether new data calls for retraining the registry's live model.
 
@@ -189,6 +199,9 @@ def run_decide_retraining(
         policy: ``drift``, ``quality_drop``, ``drift_or_quality_drop`` or ``always``.
         thresholds: What counts as drift and as a quality drop; default
             :class:`~policy.Thresholds`.
+        sensitive_features: Features to report the live model's false negative rate
+            gap by, on the labelled new data (reported, not a retrain criterion).
+        feature_buckets: Boundaries of numeric sensitive features.
 
     Returns:
         The outcome: the decision with every reason and figure.
@@ -248,6 +261,7 @@ def run_decide_retraining(
             label_column,
             positive_label,
             thresholds.max_quality_drop,
+            (sensitive_features, feature_buckets or {}),
         )
     record.retrain, record.reasons = policy_lib.decide(policy, findings, quality, missing_why)
     record.drift = [f.to_dict() for f in findings]

@@ -200,13 +200,23 @@ def test_quality_drop_without_drift_retrains(live, imported):
     eval_dataset = eval_folder.output(dsl.Dataset, "eval_dataset")
     uri_io.write_dataset(flipped, eval_dataset.path)
     out = decide(
-        live.tmp_path / "flipped", live.same, live.registry_uri, StandIns.passed_on(eval_dataset)
+        live.tmp_path / "flipped",
+        live.same,
+        live.registry_uri,
+        StandIns.passed_on(eval_dataset),
+        sensitive_features=["sex", "age"],
+        feature_buckets={"age": [25.0, 40.0, 60.0]},
     )
     record = RetrainDecision.read(out.decision.path)
     assert out.returned.retrain is True
     assert not any(d["drifted"] for d in record.drift)
-    assert record.reasons[-1].startswith("quality drop: live AUC ")
+    assert record.reasons[-3].startswith("quality drop: live AUC ")
     assert record.quality["drop"] > 0.2
+    # Fairness on the new data is reported beside the quality, not decided on.
+    assert [f["feature"] for f in record.quality["fairness"]] == ["sex", "age"]
+    assert all(0 <= f["on_new_data"] <= 1 for f in record.quality["fairness"])
+    assert record.reasons[-1].startswith("fairness (reported, not a retrain criterion): ")
+    assert "Fairness of the live model on the new data" in Path(out.report.path).read_text()
 
 
 def test_an_empty_registry_trains_the_first_model(live, tmp_path):

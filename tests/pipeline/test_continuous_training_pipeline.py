@@ -105,7 +105,10 @@ def test_first_run_trains_then_the_same_data_skips_and_avoids_energy(tmp_path):
     skipped = load_summary(tmp_path / "second")
     assert skipped["retrained"] is False
     reasons = skipped["retrain_reasons"]
-    assert [r.split(":")[0] for r in reasons] == ["no drift"] * 4 + ["no quality drop"]
+    assert [r.split(":")[0] for r in reasons] == ["no drift"] * 4 + ["no quality drop"] + [
+        "fairness (reported, not a retrain criterion)"
+    ] * 2
+    assert "false_negative_rate gap by sex" in reasons[5] and "by age" in reasons[6]
     assert "jensen-shannon 0 <= 0.1" in reasons[0]
     status = {s["name"]: s["status"] for s in skipped["steps"]}
     assert {status[name] for name in RETRAINING_STEPS} == {"skipped"}

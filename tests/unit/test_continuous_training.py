@@ -140,3 +140,39 @@ def test_energy_avoided_is_the_live_pipeline_energy_less_what_the_run_spent():
     assert energy_avoided_kwh(False, 0.0005, 0.0001) == pytest.approx(0.0004)
     assert energy_avoided_kwh(True, 0.0005, 0.0004) == 0.0
     assert energy_avoided_kwh(False, None, 0.0001) is None
+
+
+def test_false_negative_rate_gap_per_feature_beside_the_recorded_one():
+    from greenkfp.components.continuous_training.fairness_check import (
+        fairness_reasons,
+        false_negative_rate_gaps,
+    )
+
+    df = pd.DataFrame({"sex": ["f"] * 40 + ["m"] * 40, "age": [20] * 20 + [50] * 60})
+    labels = np.ones(80, dtype=int)
+    scores = np.array([0.2] * 10 + [0.9] * 30 + [0.9] * 40)  # 10 of 40 women missed
+    found = false_negative_rate_gaps(
+        df,
+        labels,
+        scores,
+        ["sex", "age"],
+        {"age": [25, 40]},
+        {"false_negative_rate_gap_sex@0.5": 0.1},
+    )
+    assert found[0] == {
+        "feature": "sex",
+        "metric": "false_negative_rate gap",
+        "on_new_data": 0.25,
+        "recorded": 0.1,
+        "slices": 2,
+    }
+    # age: <25 holds 20 rows (10 missed), [40, ...) 60 rows (none missed)
+    assert found[1]["on_new_data"] == pytest.approx(0.5) and found[1]["recorded"] is None
+    assert fairness_reasons(found) == [
+        "fairness (reported, not a retrain criterion): false_negative_rate gap by sex 0.250 "
+        "on the new data, 0.100 recorded",
+        "fairness (reported, not a retrain criterion): false_negative_rate gap by age 0.500 "
+        "on the new data, – recorded",
+    ]
+    with pytest.raises(InputError, match="no sensitive feature column 'race'"):
+        false_negative_rate_gaps(df, labels, scores, ["race"], {}, {})
