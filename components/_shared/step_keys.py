@@ -56,7 +56,7 @@ ENERGY_DETAIL_FIGURES = (
     Figure(NODE_ENERGY, "energy of the whole node", "kWh"),
     Figure("cpu_share", "share of the node's busy CPU time"),
     Figure("memory_share", "share of the node's memory"),
-    Figure("cpu_tdp_w", "CPU TDP priced (0: counters read)", "W"),
+    Figure("cpu_tdp_w", "CPU TDP of the estimate (0: counters)", "W"),
     Figure(KEPLER_ENERGY, "Kepler: the pod's CPU energy", "kWh"),
 )
 """What the headline energy rests on: its bound, the node's figure, the process's shares,
