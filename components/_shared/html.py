@@ -10,9 +10,8 @@ import math
 from typing import Mapping, Sequence
 
 from greenkfp.components._shared.step_keys import (
+    ALL_ENERGY_FIGURES,
     ENERGY_BOUND_KEYS,
-    ENERGY_DETAIL_FIGURES,
-    ENERGY_FIGURES,
     KEPLER_ENERGY,
     NODE_ENERGY,
 )
@@ -99,8 +98,7 @@ def tiles(items: Sequence[tuple[str, object]]) -> str:
 
 def energy_rows(energy: Mapping[str, object]) -> list[tuple[str, object]]:
     """A step's ``EnergyReading.to_dict()`` as (label, value) rows: figures, bound, how, where."""
-    figures = (*ENERGY_FIGURES, *ENERGY_DETAIL_FIGURES)
-    rows = [(f.heading, energy[f.key]) for f in figures if energy.get(f.key) is not None]
+    rows = [(f.heading, energy[f.key]) for f in ALL_ENERGY_FIGURES if energy.get(f.key) is not None]
     rows.append(("method", energy.get("energy_method")))
     for key, label in (("cpu_tdp_source", "CPU TDP from"), ("kepler_status", "Kepler check")):
         if energy.get(key):

@@ -62,8 +62,11 @@ ENERGY_DETAIL_FIGURES = (
 """What the headline energy rests on: its bound, the node's figure, the process's shares,
 the TDP, and Kepler's cross-check (logged only when Kepler answered)."""
 
-ENERGY_KEYS = tuple(f.key for f in (*ENERGY_FIGURES, *ENERGY_DETAIL_FIGURES))
-"""The keys of :data:`ENERGY_FIGURES` and :data:`ENERGY_DETAIL_FIGURES`."""
+ALL_ENERGY_FIGURES = (*ENERGY_FIGURES, *ENERGY_DETAIL_FIGURES)
+"""The headline figures, then the details, in report order."""
+
+ENERGY_KEYS = tuple(f.key for f in ALL_ENERGY_FIGURES)
+"""The keys of :data:`ALL_ENERGY_FIGURES`."""
 
 ENERGY_METADATA_KEYS = (
     "energy_method",
@@ -77,7 +80,7 @@ ENERGY_METADATA_KEYS = (
 """How, where and on what the energy was obtained: strings in every step's artifact metadata."""
 
 ENERGY_UNITS = {
-    **{f.key: f.unit for f in (*ENERGY_FIGURES, *ENERGY_DETAIL_FIGURES)},
+    **{f.key: f.unit for f in ALL_ENERGY_FIGURES},
     **dict.fromkeys(ENERGY_METADATA_KEYS, ""),
 }
 """Every energy field, numbers then descriptions, with its unit (``""`` for text)."""

@@ -89,13 +89,17 @@ def test_end_of_run_table():
         {},
         "log",
         energy_kwh_total=2e-4,
+        energy_kwh_total_low=1e-4,
+        energy_kwh_total_high=4e-4,
         emissions_kg_co2eq_total=8e-5,
         **pipeline_outcome(steps, {}),
     )
     rows = dict(outcome_rows(summary))
     assert rows["Gate decision"] == "REFUSED (1 checks passed, 1 skipped; failed: max_model_bytes)"
     assert rows["Deployed version"] == "none (nothing deployed)"
-    assert rows["Energy, emissions"] == "0.0002 kWh, 8e-05 kg CO2eq (cpu_load_estimate)"
+    assert rows["Energy, emissions"] == (
+        "0.0002 kWh (0.0001 to 0.0004), 8e-05 kg CO2eq (cpu_load_estimate)"
+    )
     assert rows["Size, latency"] == "4.00x smaller, 1.50x faster (p50)"
     assert rows["Worst fairness gap"] == "0.120"
     assert "HTML report" not in rows
