@@ -1,50 +1,13 @@
 """Kepler's cross-check against a fake Prometheus on 127.0.0.1 (the documented shape)."""
 
-import json
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler
 
 import pytest
-from helpers import closed_port_url, local_http_server, reply_json
+from fake_prometheus import POD, FakePrometheus, vector
+from helpers import closed_port_url
 
 from greenkfp.components._shared import kepler
 from greenkfp.components._shared.metering import metered_step, publish
-
-POD = "training-pipeline-abc12-system-container-impl-1234"
-
-
-def vector(joules):
-    """An instant-vector answer of ``GET /api/v1/query``, as Prometheus documents it."""
-    result = [] if joules is None else [{"metric": {}, "value": [1700000000.0, str(joules)]}]
-    return {"status": "success", "data": {"resultType": "vector", "result": result}}
-
-
-class FakePrometheus(BaseHTTPRequestHandler):
-    answer: object = None  # a dict (sent as JSON), bytes (sent as is), or "slow"
-    status = 200
-    queries: list = []
-
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        FakePrometheus.queries.append((url.path, urllib.parse.parse_qs(url.query)))
-        answer = FakePrometheus.answer
-        if answer == "slow":
-            time.sleep(kepler.TIMEOUT_S + 1)
-            answer = vector(1.0)
-        body = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-        reply_json(self, body, FakePrometheus.status)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def prometheus(monkeypatch):
-    FakePrometheus.answer, FakePrometheus.status, FakePrometheus.queries = vector(7200.0), 200, []
-    monkeypatch.setenv(kepler.POD_NAME_ENV_VAR, POD)
-    with local_http_server(FakePrometheus) as url:
-        yield url
 
 
 def outputs(tmp_path):
