@@ -329,18 +329,19 @@ def render_sustainability_summary(outcome: RunFigures) -> str:
         f"- Carbon intensity (run average): {_md(f.carbon_intensity_g_per_kwh)} g CO2eq/kWh; "
         f"method: {f.energy_method}",
         "",
-        "| step | energy (kWh) | emissions (kg CO2eq) | duration (s) |",
-        "|---|---:|---:|---:|",
+        "| step | energy (kWh) | bound (kWh) | emissions (kg CO2eq) | duration (s) |",
+        "|---|---:|---:|---:|---:|",
     ]
     for s in f.steps:
         if s.ran:
             e = s.energy
             lines.append(
                 f"| {s.label} | {_md(e.get('energy_kwh'))} | "
+                f"{_bound(e.get(ENERGY_LOW), e.get(ENERGY_HIGH))} | "
                 f"{_md(e.get('emissions_kg_co2eq'))} | {_md(e.get('duration_s'))} |"
             )
         else:
-            lines.append(f"| {s.label} | {NOT_RUN} | | |")
+            lines.append(f"| {s.label} | {NOT_RUN} | | | |")
     lines.append("")
     if f.compression is None:
         lines.append(f"- Compression: {NOT_RUN}")

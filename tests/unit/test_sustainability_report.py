@@ -390,6 +390,7 @@ def test_totals_carry_the_sum_of_the_steps_bounds_and_keplers_figures():
     assert method["Kepler cross-check, total"] == ["0.00055 kWh over 2 step(s)"]
     markdown = report.render_sustainability_summary(figures)
     assert f"({m['energy_kwh_total_low']:.4g} to {m['energy_kwh_total_high']:.4g} kWh)" in markdown
+    assert "| train_model | 0.00032 | 0.00016 – 0.00064 |" in markdown
 
 
 def test_no_kepler_figure_says_so():
