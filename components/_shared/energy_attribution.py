@@ -126,7 +126,6 @@ class ProcessUsage:
 
     cpu_seconds: float = 0.0
     node_busy_cpu_seconds: float = 0.0
-    cpu_count: int = 1
     mean_rss_bytes: float = 0.0
     node_memory_bytes: float = 0.0
 
@@ -210,7 +209,6 @@ class ProcessSampler:
         return ProcessUsage(
             cpu_seconds=max(0.0, self._cpu_seconds() - self._cpu0),
             node_busy_cpu_seconds=max(0.0, self._node_busy_seconds() - self._busy0),
-            cpu_count=self._psutil.cpu_count() or 1,
             mean_rss_bytes=sum(self._rss) / len(self._rss),
             node_memory_bytes=float(self._psutil.virtual_memory().total),
         )
