@@ -1,10 +1,15 @@
 """Helpers the tests share (importable thanks to pytest's ``pythonpath = tests``)."""
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED_DATA = REPO / "pipelines" / "data" / "german_credit.csv"
@@ -53,3 +58,37 @@ def energy_figures(
         "carbon_intensity_g_per_kwh": intensity,
         "duration_s": duration,
     }
+
+
+@contextlib.contextmanager
+def local_http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serves ``handler`` on 127.0.0.1 in a thread; yields its base URL; stops it after."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def reply_json(handler: BaseHTTPRequestHandler, body: bytes, status: int = 200) -> None:
+    """Sends ``body`` as a JSON answer; a client that hung up already is not an error."""
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

@@ -43,16 +43,44 @@ ENERGY_FIGURES = (
     Figure("carbon_intensity_g_per_kwh", "carbon intensity", "g CO2eq/kWh"),
     Figure("duration_s", "duration", "s"),
 )
-"""The numbers every step logs to its Metrics (``EnergyReading.metrics()``), in report order."""
+"""The headline numbers every step logs to its Metrics (``EnergyReading.metrics()``)."""
 
-ENERGY_KEYS = tuple(f.key for f in ENERGY_FIGURES)
-"""The keys of :data:`ENERGY_FIGURES`."""
+ENERGY_LOW, ENERGY_HIGH = "energy_kwh_low", "energy_kwh_high"
+ENERGY_BOUND_KEYS = (ENERGY_LOW, ENERGY_HIGH)
+NODE_ENERGY = "node_energy_kwh"
+KEPLER_ENERGY = "kepler_energy_kwh"
 
-ENERGY_METADATA_KEYS = ("energy_method", "country_iso_code", "region", "cpu_model", "gpu_model")
+ENERGY_DETAIL_FIGURES = (
+    Figure(ENERGY_LOW, "energy, low bound", "kWh"),
+    Figure(ENERGY_HIGH, "energy, high bound", "kWh"),
+    Figure(NODE_ENERGY, "energy of the whole node", "kWh"),
+    Figure("cpu_share", "share of the node's busy CPU time"),
+    Figure("memory_share", "share of the node's memory"),
+    Figure("cpu_tdp_w", "CPU TDP of the estimate (0: counters)", "W"),
+    Figure(KEPLER_ENERGY, "Kepler: the pod's CPU energy", "kWh"),
+)
+"""What the headline energy rests on: its bound, the node's figure, the process's shares,
+the TDP, and Kepler's cross-check (logged only when Kepler answered)."""
+
+ALL_ENERGY_FIGURES = (*ENERGY_FIGURES, *ENERGY_DETAIL_FIGURES)
+"""The headline figures, then the details, in report order."""
+
+ENERGY_KEYS = tuple(f.key for f in ALL_ENERGY_FIGURES)
+"""The keys of :data:`ALL_ENERGY_FIGURES`."""
+
+ENERGY_METADATA_KEYS = (
+    "energy_method",
+    "country_iso_code",
+    "region",
+    "cpu_model",
+    "gpu_model",
+    "cpu_tdp_source",
+    "kepler_status",
+)
 """How, where and on what the energy was obtained: strings in every step's artifact metadata."""
 
 ENERGY_UNITS = {
-    **{f.key: f.unit for f in ENERGY_FIGURES},
+    **{f.key: f.unit for f in ALL_ENERGY_FIGURES},
     **dict.fromkeys(ENERGY_METADATA_KEYS, ""),
 }
 """Every energy field, numbers then descriptions, with its unit (``""`` for text)."""

@@ -13,6 +13,9 @@ from greenkfp.components._shared.step_keys import (
     COMPRESSION_BEFORE_AFTER,
     COMPRESSION_RATIOS,
     ENERGY_FIGURES,
+    ENERGY_HIGH,
+    ENERGY_LOW,
+    KEPLER_ENERGY,
 )
 from greenkfp.components.sustainability.task import EMBODIED_NOT_INCLUDED, RunFigures
 
@@ -35,11 +38,24 @@ def _opt(value: Any) -> Any:
     return "–" if value is None else value
 
 
+def _bound(low: Optional[float], high: Optional[float]) -> str:
+    if low is None or high is None:
+        return "–"
+    return f"{html.fmt(low)} – {html.fmt(high)}"
+
+
+def _kepler(f: RunFigures) -> str:
+    if f.kepler_energy_kwh_total is None:
+        return "no Kepler figure (no Prometheus configured, or it did not answer)"
+    return f"{html.fmt(f.kepler_energy_kwh_total)} kWh over {f.kepler_steps} step(s)"
+
+
 def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str]:
     ran = [s for s in f.steps if s.ran]
     headline = html.tiles(
         [
             ("energy, total (kWh)", f.energy_kwh_total),
+            ("energy bound, total (kWh)", _bound(f.energy_kwh_total_low, f.energy_kwh_total_high)),
             ("emissions, total (kg CO2eq)", f.emissions_kg_co2eq_total),
             ("duration, total (s)", f.duration_s_total),
             ("steps reported", f"{len(ran)} of {len(f.steps)}"),
@@ -50,14 +66,24 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
         "emissions_kg_co2eq": f.emissions_kg_co2eq_total,
         "duration_s": f.duration_s_total,
     }
+    extra = ["energy bound (kWh)", "Kepler, pod CPU (kWh)"]
     rows = [
-        [s.label] + [_opt(s.energy.get(e.key)) for e in ENERGY_FIGURES]
+        [s.label]
+        + [_opt(s.energy.get(e.key)) for e in ENERGY_FIGURES]
+        + [
+            _bound(s.energy.get(ENERGY_LOW), s.energy.get(ENERGY_HIGH)),
+            _opt(s.energy.get(KEPLER_ENERGY)),
+        ]
         if s.ran
-        else [s.label, NOT_RUN] + [""] * (len(ENERGY_FIGURES) - 1)
+        else [s.label, NOT_RUN] + [""] * (len(ENERGY_FIGURES) - 1 + len(extra))
         for s in f.steps
     ]
-    rows.append(["total"] + [totals.get(e.key, "") for e in ENERGY_FIGURES])
-    headers = ["step"] + [e.heading for e in ENERGY_FIGURES]
+    rows.append(
+        ["total"]
+        + [totals.get(e.key, "") for e in ENERGY_FIGURES]
+        + [_bound(f.energy_kwh_total_low, f.energy_kwh_total_high), _opt(f.kepler_energy_kwh_total)]
+    )
+    headers = ["step"] + [e.heading for e in ENERGY_FIGURES] + extra
     charts = ""
     if ran:
         labels = [s.label for s in ran]
@@ -78,6 +104,7 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
     grid = [
         ("carbon intensity, run average (g CO2eq/kWh)", _opt(f.carbon_intensity_g_per_kwh)),
         ("energy method", f.energy_method),
+        ("Kepler cross-check, total", _kepler(f)),
         ("grid country / region", f"{f.country_iso_code or '–'} {f.region}".strip()),
     ]
     parts = [
@@ -87,8 +114,13 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
             html.table(["", ""], grid),
             _note(
                 "Each step meters itself with codecarbon; the method (RAPL, NVML or an "
-                "estimate) and the grid are in each step's artifact metadata. The run "
-                "average is total emissions / total energy."
+                "estimate) and the grid are in each step's artifact metadata. A step's "
+                "energy is its own process's share of the node (CPU time, memory), with a "
+                "low/high bound that follows from the method (counters: 10 %; TDP "
+                "estimates: the TDP range; RAM: a factor of 2); the total's bound is the "
+                "sum of the steps' bounds. Kepler's column, where a Prometheus was "
+                "configured, is Kepler's CPU energy for the step's pod over the same "
+                "window (CPU only). The run average is total emissions / total energy."
             ),
         ),
     ]
@@ -96,11 +128,7 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
         parts.append(
             html.section(
                 "This report step (not in the totals)",
-                html.table(
-                    ["", ""],
-                    [(e.heading, own.get(e.key)) for e in ENERGY_FIGURES if e.key in totals]
-                    + [("method", own.get("energy_method"))],
-                ),
+                html.table(["", ""], html.energy_rows(own)),
             )
         )
     return parts
@@ -293,24 +321,27 @@ def render_sustainability_summary(outcome: RunFigures) -> str:
     lines = [
         "# Sustainability summary",
         "",
-        f"- Energy, total: **{_md(f.energy_kwh_total)} kWh**; emissions, total: "
+        f"- Energy, total: **{_md(f.energy_kwh_total)} kWh** "
+        f"({_md(f.energy_kwh_total_low)} to {_md(f.energy_kwh_total_high)} kWh); "
+        f"Kepler cross-check: {_kepler(f)}; emissions, total: "
         f"**{_md(f.emissions_kg_co2eq_total)} kg CO2eq** over "
         f"{sum(s.ran for s in f.steps)} of {len(f.steps)} steps",
         f"- Carbon intensity (run average): {_md(f.carbon_intensity_g_per_kwh)} g CO2eq/kWh; "
         f"method: {f.energy_method}",
         "",
-        "| step | energy (kWh) | emissions (kg CO2eq) | duration (s) |",
-        "|---|---:|---:|---:|",
+        "| step | energy (kWh) | bound (kWh) | emissions (kg CO2eq) | duration (s) |",
+        "|---|---:|---:|---:|---:|",
     ]
     for s in f.steps:
         if s.ran:
             e = s.energy
             lines.append(
                 f"| {s.label} | {_md(e.get('energy_kwh'))} | "
+                f"{_bound(e.get(ENERGY_LOW), e.get(ENERGY_HIGH))} | "
                 f"{_md(e.get('emissions_kg_co2eq'))} | {_md(e.get('duration_s'))} |"
             )
         else:
-            lines.append(f"| {s.label} | {NOT_RUN} | | |")
+            lines.append(f"| {s.label} | {NOT_RUN} | | | |")
     lines.append("")
     if f.compression is None:
         lines.append(f"- Compression: {NOT_RUN}")

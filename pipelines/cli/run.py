@@ -245,7 +245,8 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
     rows.append(
         (
             "Energy, emissions",
-            f"{summary.energy_kwh_total:.3g} kWh, {summary.emissions_kg_co2eq_total:.3g} kg "
+            f"{summary.energy_kwh_total:.3g} kWh ({summary.energy_kwh_total_low:.3g} to "
+            f"{summary.energy_kwh_total_high:.3g}), {summary.emissions_kg_co2eq_total:.3g} kg "
             f"CO2eq ({', '.join(methods) or 'not metered'})",
         )
     )

@@ -69,6 +69,9 @@ class RunSummary:
     failed_step: str = ""
     error: str = ""
     energy_kwh_total: float = 0.0
+    # The sums of the steps' bounds (their `energy` dicts' `low` and `high`).
+    energy_kwh_total_low: float = 0.0
+    energy_kwh_total_high: float = 0.0
     emissions_kg_co2eq_total: float = 0.0
     reports: dict[str, str] = field(default_factory=dict)
     # What the gate, deploy, compression, fairness and report steps decided and measured;
@@ -154,15 +157,35 @@ def _task_outputs(task_dir: Path) -> dict[str, Any]:
 
 
 def _step_energy(outputs: dict[str, Any]) -> dict[str, Any]:
-    """Gathers the energy figures a step recorded across its outputs' metadata."""
+    """Gathers the energy figures a step recorded across its outputs' metadata.
+
+    Adds ``method``, ``low`` and ``high``: the energy's method and bound under short names
+    (a step that recorded no bound gets its ``energy_kwh`` for both).
+    """
     from greenkfp.components._shared.energy import EnergyReading
+    from greenkfp.components._shared.step_keys import ENERGY_HIGH, ENERGY_LOW
 
     keys = [f.name for f in dataclasses.fields(EnergyReading)]
     energy: dict[str, Any] = {}
     for value in outputs.values():
         metadata = value.get("metadata", {}) if isinstance(value, dict) else {}
         energy.update({k: metadata[k] for k in keys if k in metadata and k not in energy})
+    if energy:
+        kwh = float(energy.get("energy_kwh", 0.0))
+        energy["method"] = str(energy.get("energy_method", ""))
+        energy["low"] = float(energy.get(ENERGY_LOW, kwh))
+        energy["high"] = float(energy.get(ENERGY_HIGH, kwh))
     return energy
+
+
+def energy_totals(steps: list[StepResult]) -> dict[str, float]:
+    """The run's energy and emissions: the steps' sums, the energy with its bound."""
+    return {
+        "energy_kwh_total": sum(s.energy_kwh for s in steps),
+        "energy_kwh_total_low": sum(s.energy.get("low", s.energy_kwh) for s in steps),
+        "energy_kwh_total_high": sum(s.energy.get("high", s.energy_kwh) for s in steps),
+        "emissions_kg_co2eq_total": sum(s.emissions_kg_co2eq for s in steps),
+    }
 
 
 def report_outputs(pipeline: Any) -> dict[tuple[str, str], str]:
@@ -368,8 +391,7 @@ def run_locally(
         log=str(out / LOG_FILE),
         failed_step=failed.name if failed else "",
         error=(failed.error if failed and failed.error else failure),
-        energy_kwh_total=sum(s.energy_kwh for s in tracker.steps),
-        emissions_kg_co2eq_total=sum(s.emissions_kg_co2eq for s in tracker.steps),
+        **energy_totals(tracker.steps),
         reports=reports,
         **pipeline_outcome(tracker.steps, reports),
     )

@@ -5,10 +5,12 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from fake_prometheus import FakePrometheus, vector
 from kfp import dsl
 from stand_ins import StandIns
 
 from greenkfp.components import generate_statistics, import_csv, infer_schema, validate_data
+from greenkfp.components._shared import kepler
 from greenkfp.components._shared.errors import ValidationFailed
 
 
@@ -126,3 +128,29 @@ def test_components_chained_detect_drift(tmp_path, german_credit, write_csv):
     failed = StandIns(tmp_path, "validate-drift").step_dir
     assert "| credit_amount |" in (failed / "summary").read_text()
     assert (failed / "anomalies").exists() and (failed / "codecarbon" / "emissions.csv").exists()
+
+
+@pytest.mark.parametrize("answer", [vector(36.0), b"{garbage"])
+def test_a_component_records_the_cross_check_or_why_not(
+    prometheus, tmp_path, monkeypatch, write_csv, answer
+):
+    FakePrometheus.answer = answer
+    monkeypatch.setenv(kepler.PROMETHEUS_URL_ENV_VAR, prometheus)
+    step = StandIns(tmp_path, "import")
+    train, evaluation = step.output(dsl.Dataset, "train_dataset"), step.output(dsl.Dataset, "eval")
+    metrics = step.output(dsl.Metrics, "metrics")
+    import_csv.python_func(
+        data_uri=write_csv("a,label\n1,yes\n2,no\n3,yes\n4,no\n"),
+        label_column="label",
+        eval_fraction=0.5,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        metrics=metrics,
+    )
+    assert metrics.metadata["train_rows"] == 2.0  # the step succeeded either way
+    if isinstance(answer, dict):
+        assert metrics.metadata["kepler_energy_kwh"] == pytest.approx(1e-5)
+        assert train.metadata["kepler_status"] == kepler.STATUS_OK
+    else:
+        assert "kepler_energy_kwh" not in metrics.metadata
+        assert train.metadata["kepler_status"] == "Prometheus answered something that is not JSON"

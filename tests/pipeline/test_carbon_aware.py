@@ -7,7 +7,6 @@ shape (a list of EmissionsForecastDTO, whose forecastData items are
 
 import json
 import re
-import socket
 import threading
 import time
 import urllib.parse
@@ -16,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers import closed_port_url, local_http_server, reply_json
 from helpers import submit_cli as cli
 
 from greenkfp.pipelines import ALL_PIPELINES
@@ -92,15 +92,7 @@ class FakeSdk(BaseHTTPRequestHandler):
         body = b"[{not json" if FakeSdk.mode == "malformed" else json.dumps(sdk_forecasts())
         if FakeSdk.mode == "wrong-shape":
             body = json.dumps({"forecastData": "none"})
-        body = body if isinstance(body, bytes) else body.encode()
-        try:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        reply_json(self, body if isinstance(body, bytes) else body.encode())
 
     def log_message(self, *args):
         pass
@@ -109,13 +101,8 @@ class FakeSdk(BaseHTTPRequestHandler):
 @pytest.fixture
 def sdk_server():
     FakeSdk.mode, FakeSdk.queries = "ok", []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSdk)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with local_http_server(FakeSdk) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -272,13 +259,6 @@ def test_kfp_keeps_its_location_and_shifts_in_time(sdk_server, package, capsys):
     summary = last_json(out)
     assert summary["location"] == "europe-west4"
     assert summary["start_time"] == "2024-06-01T04:00:00Z"  # 220 then 225: the lowest hour
-
-
-def closed_port_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,17 @@ def test_run_on_embedded_data(tmp_path):
         assert step["energy_kwh"] > 0 and step["emissions_kg_co2eq"] > 0, step["name"]
         assert step["energy"]["energy_method"] and step["energy"]["country_iso_code"] == "USA"
         assert step["energy"]["duration_s"] > 0
+        # The step's own share, its method and its bound; the node's figure beside it.
+        energy = step["energy"]
+        assert energy["method"] == energy["energy_method"]
+        assert 0 < energy["low"] <= step["energy_kwh"] <= energy["high"], step["name"]
+        assert step["energy_kwh"] <= energy["node_energy_kwh"]
+        assert 0 < energy["memory_share"] < 1 and energy["kepler_status"].startswith("not config")
     assert summary["energy_kwh_total"] == pytest.approx(sum(s["energy_kwh"] for s in steps))
+    low, high = summary["energy_kwh_total_low"], summary["energy_kwh_total_high"]
+    assert low == pytest.approx(sum(s["energy"]["low"] for s in steps))
+    assert high == pytest.approx(sum(s["energy"]["high"] for s in steps))
+    assert 0 < low <= summary["energy_kwh_total"] <= high
     training = steps[-1]["outputs"]
     assert training["metrics"]["metadata"]["auc"] > 0.65
     assert training["model"]["metadata"]["energy_method"] == steps[-1]["energy"]["energy_method"]
@@ -43,6 +53,7 @@ def test_run_on_embedded_data(tmp_path):
     executor_outputs = list((out / "pipeline_root").rglob("executor_output.json"))
     assert len(executor_outputs) == 6
     assert len(list((out / "pipeline_root").rglob("codecarbon/emissions.csv"))) == 6
+    assert len(list((out / "pipeline_root").rglob("codecarbon/boamps_report_*.json"))) == 6
     assert "Running pipeline" in (out / "run.log").read_text()
 
 

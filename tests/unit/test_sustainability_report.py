@@ -247,6 +247,8 @@ def test_nothing_given_degrades_gracefully():
         assert report.NOT_RUN in sections[title]["text"], title
     assert figures.figures == {
         "energy_kwh_total": 0.0,
+        "energy_kwh_total_low": 0.0,
+        "energy_kwh_total_high": 0.0,
         "emissions_kg_co2eq_total": 0.0,
         "steps_reported": 0.0,
     }
@@ -355,3 +357,45 @@ def test_non_dict_arguments_are_input_errors():
         run_sustainability_report(step_metrics={}, blessing="approved")
     with pytest.raises(InputError, match="embodied_g_co2eq_per_1k"):
         run_sustainability_report(step_metrics={}, embodied_g_co2eq_per_1k=math.nan)
+
+
+def test_totals_carry_the_sum_of_the_steps_bounds_and_keplers_figures():
+    inputs = full_inputs()
+    for name, kwh in STEP_KWH.items():
+        inputs[name].update(energy_kwh_low=0.5 * kwh, energy_kwh_high=2.0 * kwh)
+    del inputs["import"]["energy_kwh_low"]  # a step without a bound counts at its value
+    inputs["training"]["kepler_energy_kwh"] = 2.5e-4
+    inputs["compression"]["kepler_energy_kwh"] = 3.0e-4
+    figures = run_sustainability_report(step_metrics=inputs)
+    total = sum(STEP_KWH.values())
+    m = figures.figures
+    assert m["energy_kwh_total_low"] == pytest.approx(0.5 * total + 0.5 * STEP_KWH["import"])
+    assert m["energy_kwh_total_high"] == pytest.approx(2.0 * total)
+    assert m["energy_kwh_total_low"] <= m["energy_kwh_total"] <= m["energy_kwh_total_high"]
+    assert m["kepler_energy_kwh_total"] == pytest.approx(5.5e-4) and figures.kepler_steps == 2
+
+    sections = parse(render_sustainability_report(figures))
+    energy = sections["Energy and emissions per step"]
+    table = energy["tables"][0]
+    header = table[0]
+    assert header[-2:] == ["energy bound (kWh)", "Kepler, pod CPU (kWh)"]
+    rows = rows_by_first(table)
+    low, high = (num(x) for x in rows["train_model"][-2].split(" – "))
+    assert (low, high) == pytest.approx((0.5 * 3.2e-4, 2.0 * 3.2e-4))
+    assert num(rows["train_model"][-1]) == pytest.approx(2.5e-4)
+    assert rows["validate_data"][-1] == "–"  # no Kepler figure for that step
+    assert num(rows["total"][-1]) == pytest.approx(5.5e-4)
+    assert "energy bound, total (kWh)" in energy["text"]
+    method = rows_by_first(sections["Carbon intensity and method"]["tables"][0])
+    assert method["Kepler cross-check, total"] == ["0.00055 kWh over 2 step(s)"]
+    markdown = report.render_sustainability_summary(figures)
+    assert f"({m['energy_kwh_total_low']:.4g} to {m['energy_kwh_total_high']:.4g} kWh)" in markdown
+    assert "| train_model | 0.00032 | 0.00016 – 0.00064 |" in markdown
+
+
+def test_no_kepler_figure_says_so():
+    figures = run_sustainability_report(step_metrics=full_inputs())
+    assert (
+        figures.kepler_energy_kwh_total is None and "kepler_energy_kwh_total" not in figures.figures
+    )
+    assert "no Kepler figure" in report.render_sustainability_summary(figures)
