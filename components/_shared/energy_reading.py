@@ -12,7 +12,7 @@ import importlib.util
 import json
 import os
 import re
-from typing import Any
+from typing import Any, Optional
 
 from greenkfp.components._shared.step_keys import ENERGY_KEYS, ENERGY_METADATA_KEYS
 
@@ -67,6 +67,17 @@ class EnergyReading:
         energy_method: How the energy was obtained, see :func:`energy_meter`.
         cpu_model: CPU model that codecarbon detected.
         gpu_model: GPU model(s) that codecarbon detected, ``""`` when none.
+        emissions_kg_co2eq_annual_average: The emissions at codecarbon's annual average
+            (what ``emissions_kg_co2eq`` is when no provider priced the step).
+        carbon_intensity_annual_average_g_per_kwh: That annual average, g CO2eq/kWh.
+        emissions_kg_co2eq_best_window: The emissions in the cleanest window of the same
+            length that the provider's data held; None when no provider priced the step.
+        carbon_intensity_best_window_g_per_kwh: That window's mean intensity, or None.
+        carbon_intensity_source: What priced ``emissions_kg_co2eq``: the provider, or
+            ``annual average (<country>)``.
+        carbon_intensity_location: The provider's location asked for, ``""`` when none.
+        carbon_intensity_note: Why the annual average was used, ``""`` when it was not.
+        best_window_start: When the best window starts (ISO 8601), ``""`` when unknown.
     """
 
     duration_s: float = 0.0
@@ -81,10 +92,20 @@ class EnergyReading:
     energy_method: str = ""
     cpu_model: str = ""
     gpu_model: str = ""
+    # The grid intensity that priced the emissions (components/_shared/grid_intensity.py).
+    emissions_kg_co2eq_annual_average: float = 0.0
+    carbon_intensity_annual_average_g_per_kwh: float = 0.0
+    emissions_kg_co2eq_best_window: Optional[float] = None
+    carbon_intensity_best_window_g_per_kwh: Optional[float] = None
+    carbon_intensity_source: str = ""
+    carbon_intensity_location: str = ""
+    carbon_intensity_note: str = ""
+    best_window_start: str = ""
 
     def metrics(self) -> dict[str, float]:
-        """Returns the numeric fields (``step_keys.ENERGY_KEYS``), for a KFP ``Metrics``."""
-        return {name: float(getattr(self, name)) for name in ENERGY_KEYS}
+        """Returns the known numeric fields (``step_keys.ENERGY_KEYS``), for a KFP ``Metrics``."""
+        values = {name: getattr(self, name) for name in ENERGY_KEYS}
+        return {name: float(value) for name, value in values.items() if value is not None}
 
     def metadata(self) -> dict[str, str]:
         """Returns the descriptive fields (``step_keys.ENERGY_METADATA_KEYS``) as strings."""

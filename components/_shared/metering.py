@@ -21,6 +21,7 @@ from greenkfp.components._shared.energy import (
     codecarbon_dir,
     energy_meter,
 )
+from greenkfp.components._shared.grid_intensity import price_reading
 
 
 @contextlib.contextmanager
@@ -40,7 +41,8 @@ def metered_step(
         region: Region within the country, optional.
 
     Yields:
-        The reading, filled when the block exits.
+        The reading, filled when the block exits, and priced at the grid intensity of the
+        step's own window when a provider is configured (``grid_intensity.price_reading``).
     """
     with tempfile.TemporaryDirectory(prefix="greenkfp-energy-") as tmp:
         try:
@@ -48,6 +50,7 @@ def metered_step(
                 tmp, country_iso_code=country_iso_code or None, region=region or None
             ) as reading:
                 yield reading
+            price_reading(reading)  # the grid's intensity of the step's own window, if configured
         finally:
             _copy_tree(codecarbon_dir(tmp), codecarbon_dir(output_dir))
 

@@ -45,14 +45,40 @@ ENERGY_FIGURES = (
 )
 """The numbers every step logs to its Metrics (``EnergyReading.metrics()``), in report order."""
 
-ENERGY_KEYS = tuple(f.key for f in ENERGY_FIGURES)
-"""The keys of :data:`ENERGY_FIGURES`."""
+GRID_FIGURES = (
+    Figure("emissions_kg_co2eq_annual_average", "emissions at the annual average", "kg CO2eq"),
+    Figure("carbon_intensity_annual_average_g_per_kwh", "annual average intensity", "g CO2eq/kWh"),
+    Figure("emissions_kg_co2eq_best_window", "emissions at the best window", "kg CO2eq"),
+    Figure("carbon_intensity_best_window_g_per_kwh", "best window intensity", "g CO2eq/kWh"),
+)
+"""Beside ``emissions_kg_co2eq`` (as run): the same energy at codecarbon's annual country
+average, and at the cleanest window of the step's length the provider's data held (only
+when a provider priced the step, see ``grid_intensity``)."""
 
-ENERGY_METADATA_KEYS = ("energy_method", "country_iso_code", "region", "cpu_model", "gpu_model")
+GRID_METADATA_KEYS = (
+    "carbon_intensity_source",
+    "carbon_intensity_location",
+    "carbon_intensity_note",
+    "best_window_start",
+)
+"""Which intensity priced the step, for which location, why not a provider's, and when the
+best window starts: strings in every step's artifact metadata."""
+
+ENERGY_KEYS = tuple(f.key for f in ENERGY_FIGURES + GRID_FIGURES)
+"""The keys of :data:`ENERGY_FIGURES` and :data:`GRID_FIGURES`."""
+
+ENERGY_METADATA_KEYS = (
+    "energy_method",
+    "country_iso_code",
+    "region",
+    "cpu_model",
+    "gpu_model",
+    *GRID_METADATA_KEYS,
+)
 """How, where and on what the energy was obtained: strings in every step's artifact metadata."""
 
 ENERGY_UNITS = {
-    **{f.key: f.unit for f in ENERGY_FIGURES},
+    **{f.key: f.unit for f in ENERGY_FIGURES + GRID_FIGURES},
     **dict.fromkeys(ENERGY_METADATA_KEYS, ""),
 }
 """Every energy field, numbers then descriptions, with its unit (``""`` for text)."""

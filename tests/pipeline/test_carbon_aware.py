@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from helpers import submit_cli as cli
 
-from greenkfp.pipelines import ALL_PIPELINES
-from greenkfp.pipelines.carbon.chooser import choose, parse_duration
-from greenkfp.pipelines.carbon.forecast import (
+from greenkfp.components._shared.grid_forecast import (
     FileProvider,
     ForecastError,
     ForecastPoint,
     read_forecast_file,
 )
+from greenkfp.pipelines import ALL_PIPELINES
+from greenkfp.pipelines.carbon.chooser import choose, parse_duration
 from greenkfp.pipelines.carbon.submission import wait_until
 from greenkfp.pipelines.cli import submit as submit_cli
 from greenkfp.pipelines.runners.package import default_pipeline
@@ -41,13 +41,21 @@ SERIES = {
 }
 
 
+# The providers' names of the SERIES regions (components/_shared/grid_locations.py).
+SDK_NAMES = {"europe-west4": "westeurope", "europe-north1": "swedencentral"}
+EM_ZONES = {"europe-west4": "NL", "europe-north1": "FI"}
+# What the WebAPI puts in each forecastData item: its data source's zone, not the location.
+SDK_ZONES = {"westeurope": "NL", "swedencentral": "SE3"}
+
+
 def sdk_forecasts():
     """The /emissions/forecasts/current answer for SERIES, as the WebAPI shapes it."""
     answer = []
-    for location, values in SERIES.items():
+    for region, values in SERIES.items():
+        location = SDK_NAMES[region]
         data = [
             {
-                "location": location,
+                "location": SDK_ZONES[location],
                 "timestamp": (NOW + i * STEP).isoformat().replace("+00:00", "Z"),
                 "duration": 30,
                 "value": value,
@@ -259,7 +267,7 @@ def test_sdk_choice_is_the_minimum_and_the_saving_is_right(sdk_server, package, 
     assert f"region {location}" in out and f"locations/{location}/" in out
     [(path, query)] = FakeSdk.queries
     assert path == "/emissions/forecasts/current"
-    assert query["location"] == ["europe-west4", "europe-north1"]
+    assert query["location"] == ["westeurope", "swedencentral"]  # the SDK's names
     assert query["dataStartAt"] == ["2024-06-01T00:00:00Z"]
     assert query["dataEndAt"] == ["2024-06-01T08:00:00Z"]
 
@@ -374,9 +382,10 @@ class FakeElectricityMaps(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         zone = urllib.parse.parse_qs(url.query)["zone"][0]
         FakeElectricityMaps.seen.append((url.path, zone, self.headers.get("auth-token")))
+        region = {z: r for r, z in EM_ZONES.items()}[zone]
         forecast = [
             {"datetime": (NOW + i * STEP).isoformat().replace("+00:00", "Z"), "carbonIntensity": v}
-            for i, v in enumerate(SERIES[zone])
+            for i, v in enumerate(SERIES[region])
         ]
         body = json.dumps({"zone": zone, "forecast": forecast, "updatedAt": "2024-06-01T00:00Z"})
         self.send_response(200)
@@ -409,7 +418,7 @@ def test_electricitymaps_sends_the_token_header_and_reads_the_forecast(
         thread.join(5)
     assert status == 0, err
     assert FakeElectricityMaps.seen == [
-        ("/v3/carbon-intensity/forecast", zone, "secret-token") for zone in SERIES
+        ("/v3/carbon-intensity/forecast", EM_ZONES[region], "secret-token") for region in SERIES
     ]
     mean, start, location = brute_force_best(2, 16)
     summary = last_json(out)
