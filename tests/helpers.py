@@ -1,10 +1,14 @@
 """Helpers the tests share (importable thanks to pytest's ``pythonpath = tests``)."""
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED_DATA = REPO / "pipelines" / "data" / "german_credit.csv"
@@ -53,3 +57,27 @@ def energy_figures(
         "carbon_intensity_g_per_kwh": intensity,
         "duration_s": duration,
     }
+
+
+@contextlib.contextmanager
+def serving(handler: type) -> Iterator[str]:
+    """Serves ``handler`` (a BaseHTTPRequestHandler) on 127.0.0.1; yields its root URL."""
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def closed_port_url() -> str:
+    """A 127.0.0.1 URL that nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

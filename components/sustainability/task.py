@@ -15,6 +15,7 @@ import os
 from typing import Any, Mapping, Optional
 
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.grid_intensity import run_emissions
 from greenkfp.components._shared.step_keys import (
     BASELINE,
     COMPRESSED_INFERENCE_ENERGY,
@@ -87,6 +88,9 @@ class RunFigures:
     deployment: Optional[dict[str, Any]]
     outcome: RunOutcome
     sci: dict[str, Any]
+    carbon: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The steps' emissions as run, at the annual average and at the best window
+    (``grid_intensity.run_emissions``)."""
 
     @property
     def worst_fairness_gap(self) -> Optional[float]:
@@ -110,6 +114,11 @@ class RunFigures:
         for name in ("size_ratio", "latency_speedup", "worst_fairness_gap"):
             if getattr(o, name) is not None:
                 out[name] = getattr(o, name)
+        if self.carbon.get("steps_metered"):
+            out["emissions_kg_co2eq_annual_average_total"] = self.carbon[
+                "emissions_kg_annual_average"
+            ]
+            out["emissions_kg_co2eq_best_window_total"] = self.carbon["emissions_kg_best_window"]
         if self.sci.get("sci_g_co2eq_per_1k_predictions") is not None:
             out["sci_g_co2eq_per_1k_predictions"] = self.sci["sci_g_co2eq_per_1k_predictions"]
         return {k: float(v) for k, v in out.items()}
@@ -279,6 +288,7 @@ def run_sustainability_report(
         deployment=deployment_record.metadata if deployment_record else None,
         outcome=RunOutcome.from_records(blessing_record, deployment_record, compression, fairness),
         sci=software_carbon_intensity(compression, intensity, embodied),
+        carbon=run_emissions(s.energy if s.ran else None for s in steps),
     )
 
 

@@ -7,15 +7,14 @@ shape (a list of EmissionsForecastDTO, whose forecastData items are
 
 import json
 import re
-import socket
-import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from helpers import closed_port_url, serving
 from helpers import submit_cli as cli
 
 from greenkfp.components._shared.grid_forecast import (
@@ -77,6 +76,17 @@ def sdk_forecasts():
     return answer
 
 
+def sdk_best(names):
+    """/emissions/bylocations/best: the lowest SERIES point over the SDK names asked for,
+    as the WebAPI serializes EmissionsData (``duration`` a TimeSpan)."""
+    regions = {sdk: region for region, sdk in SDK_NAMES.items()}
+    value, i, name = min(
+        (value, i, name) for name in names for i, value in enumerate(SERIES[regions[name]])
+    )
+    time = (NOW - 8 * STEP + i * STEP).isoformat().replace("+00:00", "Z")
+    return [{"location": name, "time": time, "rating": value, "duration": "00:30:00"}]
+
+
 def brute_force_best(job_steps, window_steps):
     """(mean, start index, location) minimising the mean over job_steps half-hours."""
     best = None
@@ -97,12 +107,17 @@ class FakeSdk(BaseHTTPRequestHandler):
         FakeSdk.queries.append((url.path, urllib.parse.parse_qs(url.query)))
         if FakeSdk.mode == "slow":
             time.sleep(1.0)
+        status = 200
         body = b"[{not json" if FakeSdk.mode == "malformed" else json.dumps(sdk_forecasts())
         if FakeSdk.mode == "wrong-shape":
             body = json.dumps({"forecastData": "none"})
+        if FakeSdk.mode == "no-forecast" and url.path == "/emissions/forecasts/current":
+            status, body = 501, json.dumps({"title": "NotImplemented", "status": 501})
+        if url.path == "/emissions/bylocations/best":
+            body = json.dumps(sdk_best(urllib.parse.parse_qs(url.query)["location"]))
         body = body if isinstance(body, bytes) else body.encode()
         try:
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -117,13 +132,8 @@ class FakeSdk(BaseHTTPRequestHandler):
 @pytest.fixture
 def sdk_server():
     FakeSdk.mode, FakeSdk.queries = "ok", []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSdk)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(FakeSdk) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -282,13 +292,6 @@ def test_kfp_keeps_its_location_and_shifts_in_time(sdk_server, package, capsys):
     assert summary["start_time"] == "2024-06-01T04:00:00Z"  # 220 then 225: the lowest hour
 
 
-def closed_port_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
 @pytest.mark.parametrize(
     "mode, reason",
     [
@@ -319,6 +322,49 @@ def test_provider_failure_falls_back_to_now_with_one_warning(
     assert summary["location"] == "europe-west4" and summary["saving_fraction"] == 0
     assert summary["start_time"] == "2024-06-01T00:00:00Z"
     assert "locations/europe-west4/" in out
+
+
+def test_no_forecast_chooses_the_region_from_history(sdk_server, package, capsys):
+    FakeSdk.mode = "no-forecast"
+    status, out, err = dry_run(
+        capsys,
+        package,
+        *vertex("--carbon-aware-url", sdk_server, "--within", "4h"),
+        "--regions",
+        "europe-west4,europe-north1",
+    )
+    assert status == 0, err
+    assert err == ""
+    summary = last_json(out)
+    best, default = min(SERIES["europe-north1"]), min(SERIES["europe-west4"])
+    assert summary["basis"] == "history" and summary["fallback"] is False
+    assert (summary["location"], summary["start_time"]) == ("europe-north1", "2024-06-01T00:00:00Z")
+    assert summary["g_co2eq_per_kwh"] == best and summary["now_g_co2eq_per_kwh"] == default
+    assert summary["saving_fraction"] == pytest.approx(1 - best / default, abs=1e-4)
+    assert "HTTP 501" in summary["reason"] and "from history" in out
+    [forecast, *best_queries] = FakeSdk.queries
+    assert forecast[0] == "/emissions/forecasts/current"
+    assert [(path, query["location"]) for path, query in best_queries] == [
+        ("/emissions/bylocations/best", ["westeurope", "swedencentral"]),
+        ("/emissions/bylocations/best", ["westeurope"]),
+    ]
+    for _, query in best_queries:
+        assert query["time"] == ["2024-05-31T20:00:00Z"]
+        assert query["toTime"] == ["2024-06-01T00:00:00Z"]
+
+
+def test_a_vertex_region_the_sdk_has_no_name_for_is_a_clear_error(package, capsys):
+    status, out, err = dry_run(
+        capsys,
+        package,
+        *vertex("--carbon-aware-url", closed_port_url()),
+        "--regions",
+        "europe-west4,mars-north1",
+    )
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1
+    assert "no carbon-aware-sdk location is known for the Vertex region 'mars-north1'" in err
+    assert "GREENKFP_LOCATION_MAP=mars-north1=<location>" in err
 
 
 # --- clear errors -----------------------------------------------------------------------
@@ -401,21 +447,14 @@ def test_electricitymaps_sends_the_token_header_and_reads_the_forecast(
     package, capsys, monkeypatch
 ):
     FakeElectricityMaps.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeElectricityMaps)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(FakeElectricityMaps) as url:
         monkeypatch.setenv("ELECTRICITYMAPS_TOKEN", "secret-token")
-        monkeypatch.setenv("GREENKFP_ELECTRICITYMAPS_URL", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("GREENKFP_ELECTRICITYMAPS_URL", url)
         status, out, err = dry_run(
             capsys,
             package,
             *vertex("--electricitymaps", "--regions", "europe-west4,europe-north1"),
         )
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
     assert status == 0, err
     assert FakeElectricityMaps.seen == [
         ("/v3/carbon-intensity/forecast", EM_ZONES[region], "secret-token") for region in SERIES
