@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED_DATA = REPO / "pipelines" / "data" / "german_credit.csv"
@@ -81,3 +81,16 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def send_json(handler: Any, body: str | bytes, status: int = 200) -> None:
+    """Answers a fake server's request with a JSON body (a client that left is no error)."""
+    data = body.encode() if isinstance(body, str) else body
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass

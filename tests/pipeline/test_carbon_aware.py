@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from helpers import closed_port_url, serving
+from helpers import closed_port_url, send_json, serving
 from helpers import submit_cli as cli
 
 from greenkfp.components._shared.grid_forecast import (
@@ -115,15 +115,7 @@ class FakeSdk(BaseHTTPRequestHandler):
             status, body = 501, json.dumps({"title": "NotImplemented", "status": 501})
         if url.path == "/emissions/bylocations/best":
             body = json.dumps(sdk_best(urllib.parse.parse_qs(url.query)["location"]))
-        body = body if isinstance(body, bytes) else body.encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        send_json(self, body, status)
 
     def log_message(self, *args):
         pass
@@ -434,10 +426,7 @@ class FakeElectricityMaps(BaseHTTPRequestHandler):
             for i, v in enumerate(SERIES[region])
         ]
         body = json.dumps({"zone": zone, "forecast": forecast, "updatedAt": "2024-06-01T00:00Z"})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body.encode())
+        send_json(self, body)
 
     def log_message(self, *args):
         pass

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from helpers import closed_port_url, serving
+from helpers import closed_port_url, send_json, serving
 
 from greenkfp.components._shared.energy_reading import EnergyReading
 from greenkfp.components._shared.grid_forecast import ForecastPoint, IntensitySeries
@@ -122,13 +122,7 @@ class FakeSdk(BaseHTTPRequestHandler):
         body = {"ok": json.dumps(data), "garbage": "<html>oops</html>"}.get(FakeSdk.mode, "[]")
         if FakeSdk.mode == "wrong-shape":
             body = json.dumps([{"location": "westeurope", "time": "yesterday", "rating": 1}])
-        try:
-            self.send_response(500 if FakeSdk.mode == "error" else 200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body.encode())
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        send_json(self, body, 500 if FakeSdk.mode == "error" else 200)
 
     def log_message(self, *args):
         pass
@@ -195,7 +189,8 @@ def test_a_location_without_a_provider_is_said_not_raised():
 
 
 def test_metered_step_prices_the_real_reading(tmp_path, monkeypatch):
-    now = datetime.now(timezone.utc)
+    # VALUES[6] holds from a minute ago on, so the step's window lies inside it.
+    now = datetime.now(timezone.utc) - timedelta(minutes=1)
     forecast = write_forecast(tmp_path / "f.csv", start=now - 6 * HALF_HOUR)
     monkeypatch.setenv("GREENKFP_GRID_LOCATION", "europe-west4")
     monkeypatch.setenv("GREENKFP_CARBON_FORECAST", forecast)
