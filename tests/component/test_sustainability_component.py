@@ -120,8 +120,8 @@ def test_a_configured_provider_prices_the_step_and_the_report_shows_all_three(
     )
     m = metrics.metadata
     # The report step itself was priced at the hour that holds now, 120 g/kWh.
-    assert m["carbon_intensity_g_per_kwh"] == 120.0
-    assert m["carbon_intensity_best_window_g_per_kwh"] == 50.0
+    assert m["carbon_intensity_g_per_kwh"] == pytest.approx(120.0)
+    assert m["carbon_intensity_best_window_g_per_kwh"] == pytest.approx(50.0)
     assert m["emissions_kg_co2eq"] == pytest.approx(m["energy_kwh"] * 0.12)
     assert report.metadata["carbon_intensity_source"] == f"forecast file {forecast}"
     assert report.metadata["carbon_intensity_location"] == "europe-west4"
