@@ -4,7 +4,8 @@ Each location's points are a step function: a point holds from its time until th
 point (the last one for the typical step of that forecast). A job of length ``job`` that
 starts at ``s`` is charged the time-weighted mean of that function over ``[s, s + job)``.
 Candidate starts are ``now`` and every point time after it with ``start + job`` inside
-the window ``now .. now + within``.
+the window ``now .. now + within``. Without a forecast, :func:`choose_from_history` picks
+a location from the provider's best observed point instead (now, not later).
 """
 
 from __future__ import annotations

@@ -72,7 +72,8 @@ def add_arguments(cmd: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--regions",
         default=None,
-        help="allowed locations, comma-separated, named as the forecast names them; the first "
+        help="allowed locations, comma-separated: Vertex regions (mapped to the Carbon Aware SDK's "
+        "and Electricity Maps' names) or the provider's own names; the first "
         "(or --region) is where 'run now' runs. Vertex: any of them; KFP: exactly one",
     )
     group.add_argument(
