@@ -251,3 +251,42 @@ def test_vertex_regions_map_to_provider_names(monkeypatch):
     monkeypatch.setenv("GREENKFP_LOCATION_MAP", "me-central2=SA, us-east1=southcentralus")
     assert provider_location("me-central2", "electricitymaps") == "SA"
     assert provider_location("us-east1", "carbon-aware-sdk") == "southcentralus"
+
+
+class FakeElectricityMaps(BaseHTTPRequestHandler):
+    """GET /v3/carbon-intensity/history as Electricity Maps answers it."""
+
+    seen = []
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        zone = urllib.parse.parse_qs(url.query)["zone"][0]
+        FakeElectricityMaps.seen.append((url.path, zone, self.headers.get("auth-token")))
+        history = [
+            {
+                "zone": zone,
+                "carbonIntensity": v,
+                "datetime": (END - 6 * HALF_HOUR + i * HALF_HOUR).isoformat(),
+            }
+            for i, v in enumerate(VALUES)
+        ]
+        send_json(self, json.dumps({"zone": zone, "history": history}))
+
+    def log_message(self, *args):
+        pass
+
+
+def test_electricity_maps_prices_the_step_from_the_zone_history():
+    FakeElectricityMaps.seen = []
+    with serving(FakeElectricityMaps) as url:
+        r = reading()
+        price_reading(
+            r,
+            END,
+            env(ELECTRICITYMAPS_TOKEN="secret-token", GREENKFP_ELECTRICITYMAPS_URL=url),
+        )
+    assert FakeElectricityMaps.seen == [("/v3/carbon-intensity/history", "NL", "secret-token")]
+    assert r.carbon_intensity_g_per_kwh == pytest.approx(STEP_MEAN)
+    assert r.carbon_intensity_best_window_g_per_kwh == pytest.approx(BEST)
+    assert r.carbon_intensity_source == f"Electricity Maps at {url}"
+    assert "secret-token" not in json.dumps(r.to_dict())
