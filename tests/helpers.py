@@ -7,6 +7,9 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -93,4 +96,30 @@ def send_json(handler: Any, body: str | bytes, status: int = 200) -> None:
         handler.end_headers()
         handler.wfile.write(data)
     except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+class FakeJsonApi(BaseHTTPRequestHandler):
+    """A fake JSON API for ``serving``: records every GET, sleeps 1 s in mode ``slow``.
+
+    Subclasses set ``mode = "ok"`` and ``queries = []`` of their own and answer in
+    ``answer(path, query) -> (status, body)``.
+    """
+
+    mode = "ok"
+    queries: list = []
+
+    def do_GET(self) -> None:  # noqa: N802 (BaseHTTPRequestHandler's name)
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        type(self).queries.append((url.path, query))
+        if type(self).mode == "slow":
+            time.sleep(1.0)
+        status, body = self.answer(url.path, query)
+        send_json(self, body, status)
+
+    def answer(self, path: str, query: dict) -> tuple[int, str | bytes]:
+        raise NotImplementedError
+
+    def log_message(self, *args: Any) -> None:
         pass

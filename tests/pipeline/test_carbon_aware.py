@@ -7,14 +7,11 @@ shape (a list of EmissionsForecastDTO, whose forecastData items are
 
 import json
 import re
-import time
-import urllib.parse
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from helpers import closed_port_url, send_json, serving
+from helpers import FakeJsonApi, closed_port_url, serving
 from helpers import submit_cli as cli
 
 from greenkfp.components._shared.grid_forecast import (
@@ -98,27 +95,20 @@ def brute_force_best(job_steps, window_steps):
     return best
 
 
-class FakeSdk(BaseHTTPRequestHandler):
+class FakeSdk(FakeJsonApi):
     mode = "ok"
     queries = []
 
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        FakeSdk.queries.append((url.path, urllib.parse.parse_qs(url.query)))
-        if FakeSdk.mode == "slow":
-            time.sleep(1.0)
+    def answer(self, path, query):
         status = 200
         body = b"[{not json" if FakeSdk.mode == "malformed" else json.dumps(sdk_forecasts())
         if FakeSdk.mode == "wrong-shape":
             body = json.dumps({"forecastData": "none"})
-        if FakeSdk.mode == "no-forecast" and url.path == "/emissions/forecasts/current":
+        if FakeSdk.mode == "no-forecast" and path == "/emissions/forecasts/current":
             status, body = 501, json.dumps({"title": "NotImplemented", "status": 501})
-        if url.path == "/emissions/bylocations/best":
-            body = json.dumps(sdk_best(urllib.parse.parse_qs(url.query)["location"]))
-        send_json(self, body, status)
-
-    def log_message(self, *args):
-        pass
+        if path == "/emissions/bylocations/best":
+            body = json.dumps(sdk_best(query["location"]))
+        return status, body
 
 
 @pytest.fixture
@@ -413,23 +403,21 @@ def test_wait_until_sleeps_to_the_start(capsys):
     assert "Waiting 3 h 30 min until 2024-06-01T03:30:00Z" in capsys.readouterr().out
 
 
-class FakeElectricityMaps(BaseHTTPRequestHandler):
+class FakeElectricityMaps(FakeJsonApi):
     seen = []
+    queries = []
 
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        zone = urllib.parse.parse_qs(url.query)["zone"][0]
-        FakeElectricityMaps.seen.append((url.path, zone, self.headers.get("auth-token")))
+    def answer(self, path, query):
+        zone = query["zone"][0]
+        FakeElectricityMaps.seen.append((path, zone, self.headers.get("auth-token")))
         region = {z: r for r, z in EM_ZONES.items()}[zone]
         forecast = [
             {"datetime": (NOW + i * STEP).isoformat().replace("+00:00", "Z"), "carbonIntensity": v}
             for i, v in enumerate(SERIES[region])
         ]
-        body = json.dumps({"zone": zone, "forecast": forecast, "updatedAt": "2024-06-01T00:00Z"})
-        send_json(self, body)
-
-    def log_message(self, *args):
-        pass
+        return 200, json.dumps(
+            {"zone": zone, "forecast": forecast, "updatedAt": "2024-06-01T00:00Z"}
+        )
 
 
 def test_electricitymaps_sends_the_token_header_and_reads_the_forecast(

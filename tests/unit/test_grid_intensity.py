@@ -6,13 +6,10 @@ these tests check our side of the contract, not a real service.
 """
 
 import json
-import time
-import urllib.parse
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler
 
 import pytest
-from helpers import closed_port_url, send_json, serving
+from helpers import FakeJsonApi, closed_port_url, serving
 
 from greenkfp.components._shared.energy_reading import EnergyReading
 from greenkfp.components._shared.grid_forecast import ForecastPoint, IntensitySeries
@@ -99,17 +96,13 @@ def test_without_a_provider_the_annual_average_stays_and_says_so():
     assert "no provider configured" in r.carbon_intensity_note
 
 
-class FakeSdk(BaseHTTPRequestHandler):
+class FakeSdk(FakeJsonApi):
     """GET /emissions/bylocations as the WebAPI answers it; ``mode`` breaks it on purpose."""
 
     mode = "ok"
     queries = []
 
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        FakeSdk.queries.append((url.path, urllib.parse.parse_qs(url.query)))
-        if FakeSdk.mode == "slow":
-            time.sleep(1.0)
+    def answer(self, path, query):
         data = [
             {
                 "location": "westeurope",
@@ -122,10 +115,7 @@ class FakeSdk(BaseHTTPRequestHandler):
         body = {"ok": json.dumps(data), "garbage": "<html>oops</html>"}.get(FakeSdk.mode, "[]")
         if FakeSdk.mode == "wrong-shape":
             body = json.dumps([{"location": "westeurope", "time": "yesterday", "rating": 1}])
-        send_json(self, body, 500 if FakeSdk.mode == "error" else 200)
-
-    def log_message(self, *args):
-        pass
+        return 500 if FakeSdk.mode == "error" else 200, body
 
 
 @pytest.fixture
@@ -253,15 +243,15 @@ def test_vertex_regions_map_to_provider_names(monkeypatch):
     assert provider_location("us-east1", "carbon-aware-sdk") == "southcentralus"
 
 
-class FakeElectricityMaps(BaseHTTPRequestHandler):
+class FakeElectricityMaps(FakeJsonApi):
     """GET /v3/carbon-intensity/history as Electricity Maps answers it."""
 
     seen = []
+    queries = []
 
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        zone = urllib.parse.parse_qs(url.query)["zone"][0]
-        FakeElectricityMaps.seen.append((url.path, zone, self.headers.get("auth-token")))
+    def answer(self, path, query):
+        zone = query["zone"][0]
+        FakeElectricityMaps.seen.append((path, zone, self.headers.get("auth-token")))
         history = [
             {
                 "zone": zone,
@@ -270,10 +260,7 @@ class FakeElectricityMaps(BaseHTTPRequestHandler):
             }
             for i, v in enumerate(VALUES)
         ]
-        send_json(self, json.dumps({"zone": zone, "history": history}))
-
-    def log_message(self, *args):
-        pass
+        return 200, json.dumps({"zone": zone, "history": history})
 
 
 def test_electricity_maps_prices_the_step_from_the_zone_history():
