@@ -253,7 +253,7 @@ def test_sdk_choice_is_the_minimum_and_the_saving_is_right(sdk_server, package, 
     assert summary["g_co2eq_per_kwh"] == pytest.approx(mean)
     assert summary["now_g_co2eq_per_kwh"] == pytest.approx(now_mean)
     assert summary["saving_fraction"] == pytest.approx(1 - mean / now_mean, abs=1e-4)
-    assert summary["fallback"] is False
+    assert summary["fallback"] is False and summary["basis"] == "forecast"
     printed = re.search(r"expected saving (\d+\.\d)%", out).group(1)
     assert float(printed) == pytest.approx(100 * (1 - mean / now_mean), abs=0.05)
     assert f"region {location}" in out and f"locations/{location}/" in out
@@ -301,6 +301,7 @@ def test_provider_failure_falls_back_to_now_with_one_warning(
     assert "running now in europe-west4" in warnings[0]
     summary = last_json(out)
     assert summary["fallback"] is True and reason in summary["reason"]
+    assert summary["basis"] == "none"
     assert summary["location"] == "europe-west4" and summary["saving_fraction"] == 0
     assert summary["start_time"] == "2024-06-01T00:00:00Z"
     assert "locations/europe-west4/" in out

@@ -172,6 +172,17 @@ def test_data_that_misses_the_step_leaves_the_annual_average(tmp_path):
     assert "not the step (2024-06-01T02:00:00Z .. 2024-06-01T03:00:00Z)" in r.carbon_intensity_note
 
 
+def test_a_vertex_region_the_provider_cannot_name_is_said_not_raised(sdk):
+    r = reading()
+    price_reading(
+        r, END, {"GREENKFP_GRID_LOCATION": "mars-north1", "GREENKFP_CARBON_AWARE_URL": sdk}
+    )
+    assert "no carbon-aware-sdk location is known for the Vertex region 'mars-north1'" in (
+        r.carbon_intensity_note
+    )
+    assert r.carbon_intensity_source == "annual average (NLD)" and FakeSdk.queries == []
+
+
 def test_a_location_without_a_provider_is_said_not_raised():
     r = reading()
     price_reading(r, END, env())
