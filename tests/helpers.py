@@ -7,9 +7,11 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED_DATA = REPO / "pipelines" / "data" / "german_credit.csv"
@@ -74,14 +76,15 @@ def local_http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         thread.join(5)
 
 
-def reply_json(handler: BaseHTTPRequestHandler, body: bytes, status: int = 200) -> None:
+def reply_json(handler: BaseHTTPRequestHandler, body: str | bytes, status: int = 200) -> None:
     """Sends ``body`` as a JSON answer; a client that hung up already is not an error."""
+    data = body.encode() if isinstance(body, str) else body
     try:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
-        handler.wfile.write(body)
+        handler.wfile.write(data)
     except (BrokenPipeError, ConnectionResetError):
         pass
 
@@ -92,3 +95,29 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+class FakeJsonApi(BaseHTTPRequestHandler):
+    """A fake JSON API for ``local_http_server``: records every GET, sleeps 1 s in mode ``slow``.
+
+    Subclasses set ``mode = "ok"`` and ``queries = []`` of their own and answer in
+    ``answer(path, query) -> (status, body)``.
+    """
+
+    mode = "ok"
+    queries: list = []
+
+    def do_GET(self) -> None:  # noqa: N802 (BaseHTTPRequestHandler's name)
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        type(self).queries.append((url.path, query))
+        if type(self).mode == "slow":
+            time.sleep(1.0)
+        status, body = self.answer(url.path, query)
+        reply_json(self, body, status)
+
+    def answer(self, path: str, query: dict) -> tuple[int, str | bytes]:
+        raise NotImplementedError
+
+    def log_message(self, *args: Any) -> None:
+        pass

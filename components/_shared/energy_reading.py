@@ -80,6 +80,19 @@ class EnergyReading:
             in kWh; None when no cross-check was made or Kepler did not answer.
         cpu_tdp_source: Where ``cpu_tdp_w`` came from.
         kepler_status: ``ok``, or why ``kepler_energy_kwh`` is missing.
+        emissions_kg_co2eq_annual_average: The emissions at codecarbon's annual average
+            (what ``emissions_kg_co2eq`` is when no provider priced the step). This and
+            the fields below stay None until ``grid_intensity.price_reading`` (called by
+            ``metered_step``) fills them.
+        carbon_intensity_annual_average_g_per_kwh: That annual average, g CO2eq/kWh.
+        emissions_kg_co2eq_best_window: The emissions in the cleanest window of the same
+            length that the provider's data held; None when no provider priced the step.
+        carbon_intensity_best_window_g_per_kwh: That window's mean intensity, or None.
+        carbon_intensity_source: What priced ``emissions_kg_co2eq``: the provider, or
+            ``annual average (<country>)``.
+        carbon_intensity_location: The provider's location asked for.
+        carbon_intensity_note: Why the annual average was used, ``""`` when it was not.
+        best_window_start: When the best window starts (ISO 8601).
     """
 
     duration_s: float = 0.0
@@ -103,6 +116,16 @@ class EnergyReading:
     kepler_energy_kwh: Optional[float] = None
     cpu_tdp_source: str = ""
     kepler_status: str = ""
+    # The grid intensity that priced the emissions (components/_shared/grid_intensity.py).
+    # None until priced; the best window stays None when no provider priced the step.
+    emissions_kg_co2eq_annual_average: Optional[float] = None
+    carbon_intensity_annual_average_g_per_kwh: Optional[float] = None
+    emissions_kg_co2eq_best_window: Optional[float] = None
+    carbon_intensity_best_window_g_per_kwh: Optional[float] = None
+    carbon_intensity_source: Optional[str] = None
+    carbon_intensity_location: Optional[str] = None
+    carbon_intensity_note: Optional[str] = None
+    best_window_start: Optional[str] = None
 
     def metrics(self) -> dict[str, float]:
         """Returns the numeric fields (``step_keys.ENERGY_KEYS``) that have a value."""
@@ -110,12 +133,13 @@ class EnergyReading:
         return {name: float(value) for name, value in values.items() if value is not None}
 
     def metadata(self) -> dict[str, str]:
-        """Returns the descriptive fields (``step_keys.ENERGY_METADATA_KEYS``) as strings."""
-        return {name: str(getattr(self, name)) for name in ENERGY_METADATA_KEYS}
+        """Returns the known descriptive fields (``step_keys.ENERGY_METADATA_KEYS``) as strings."""
+        values = {name: getattr(self, name) for name in ENERGY_METADATA_KEYS}
+        return {name: str(value) for name, value in values.items() if value is not None}
 
     def to_dict(self) -> dict[str, Any]:
-        """Returns every field, numbers and strings."""
-        return dataclasses.asdict(self)
+        """Returns every known field, numbers and strings (None ones left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
 def codecarbon_dir(output_dir: str) -> str:

@@ -26,6 +26,7 @@ from greenkfp.components._shared.energy import (
     codecarbon_dir,
     energy_meter,
 )
+from greenkfp.components._shared.grid_intensity import price_reading
 
 
 @contextlib.contextmanager
@@ -50,7 +51,8 @@ def metered_step(
             to ``GREENKFP_PROMETHEUS_URL`` (unset: no cross-check).
 
     Yields:
-        The reading, filled when the block exits.
+        The reading, filled when the block exits, and priced at the grid intensity of the
+        step's own window when a provider is configured (``grid_intensity.price_reading``).
     """
     with tempfile.TemporaryDirectory(prefix="greenkfp-energy-") as tmp:
         started = time.time()
@@ -59,6 +61,7 @@ def metered_step(
                 tmp, country_iso_code=country_iso_code or None, region=region or None
             ) as reading:
                 yield reading
+            price_reading(reading)  # the grid's intensity of the step's own window, if configured
         finally:
             _copy_tree(codecarbon_dir(tmp), codecarbon_dir(output_dir))
         check = kepler.cross_check(started, time.time(), prometheus_url or None)

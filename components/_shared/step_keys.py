@@ -62,8 +62,27 @@ ENERGY_DETAIL_FIGURES = (
 """What the headline energy rests on: its bound, the node's figure, the process's shares,
 the TDP, and Kepler's cross-check (logged only when Kepler answered)."""
 
-ALL_ENERGY_FIGURES = (*ENERGY_FIGURES, *ENERGY_DETAIL_FIGURES)
-"""The headline figures, then the details, in report order."""
+GRID_FIGURES = (
+    Figure("emissions_kg_co2eq_annual_average", "emissions at the annual average", "kg CO2eq"),
+    Figure("carbon_intensity_annual_average_g_per_kwh", "annual average intensity", "g CO2eq/kWh"),
+    Figure("emissions_kg_co2eq_best_window", "emissions at the best window", "kg CO2eq"),
+    Figure("carbon_intensity_best_window_g_per_kwh", "best window intensity", "g CO2eq/kWh"),
+)
+"""Beside ``emissions_kg_co2eq`` (as run): the same energy at codecarbon's annual country
+average, and at the cleanest window of the step's length the provider's data held (only
+when a provider priced the step, see ``grid_intensity``)."""
+
+GRID_METADATA_KEYS = (
+    "carbon_intensity_source",
+    "carbon_intensity_location",
+    "carbon_intensity_note",
+    "best_window_start",
+)
+"""Which intensity priced the step, for which location, why not a provider's, and when the
+best window starts: strings in every step's artifact metadata."""
+
+ALL_ENERGY_FIGURES = (*ENERGY_FIGURES, *ENERGY_DETAIL_FIGURES, *GRID_FIGURES)
+"""The headline figures, the details, then the grid figures, in report order."""
 
 ENERGY_KEYS = tuple(f.key for f in ALL_ENERGY_FIGURES)
 """The keys of :data:`ALL_ENERGY_FIGURES`."""
@@ -76,6 +95,7 @@ ENERGY_METADATA_KEYS = (
     "gpu_model",
     "cpu_tdp_source",
     "kepler_status",
+    *GRID_METADATA_KEYS,
 )
 """How, where and on what the energy was obtained: strings in every step's artifact metadata."""
 

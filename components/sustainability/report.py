@@ -134,6 +134,71 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
     return parts
 
 
+def _carbon_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> str:
+    """Emissions as run, at the annual average and at the best window, per step and in total."""
+    c = f.carbon
+    title = "Emissions as run, at the annual average, at the best window"
+    if not c or not c["steps_metered"]:
+        return html.section(title, _not_run("no step's energy figures were given"))
+    ran = [s for s in f.steps if s.ran]
+    rows = []
+    for s in ran:
+        e = s.energy
+        as_run = e.get("emissions_kg_co2eq")
+        rows.append(
+            [
+                s.label,
+                _opt(as_run),
+                _opt(e.get("emissions_kg_co2eq_annual_average", as_run)),
+                _opt(e.get("emissions_kg_co2eq_best_window")),
+                _opt(e.get("carbon_intensity_g_per_kwh")),
+                _opt(e.get("carbon_intensity_annual_average_g_per_kwh")),
+                _opt(e.get("carbon_intensity_best_window_g_per_kwh")),
+            ]
+        )
+    totals = [c["emissions_kg_as_run"], c["emissions_kg_annual_average"]]
+    rows.append(["total", *totals, c["emissions_kg_best_window"], "", "", ""])
+    source = str((own or {}).get("carbon_intensity_source") or "not known")
+    if c["steps_priced"]:
+        note = (
+            f"{c['steps_priced']} of {c['steps_metered']} steps were priced at the intensity "
+            f"of their own time and place (this report step's source: {source}). The best "
+            "window is the cleanest window of the step's length within 24 h either side in "
+            "the provider's data; steps no provider priced count at their annual-average "
+            "figure in every column."
+        )
+    else:
+        note = (
+            "No provider priced the steps, so all three are codecarbon's annual country "
+            "average: set GREENKFP_GRID_LOCATION and a provider (see the README)."
+        )
+    why = str((own or {}).get("carbon_intensity_note") or "")
+    return html.section(
+        title,
+        html.tiles(
+            [
+                ("as run (kg CO2eq)", c["emissions_kg_as_run"]),
+                ("at the annual average (kg CO2eq)", c["emissions_kg_annual_average"]),
+                ("at the best window (kg CO2eq)", c["emissions_kg_best_window"]),
+            ]
+        ),
+        html.table(
+            [
+                "step",
+                "as run (kg CO2eq)",
+                "annual average (kg CO2eq)",
+                "best window (kg CO2eq)",
+                "intensity as run (g/kWh)",
+                "annual average (g/kWh)",
+                "best window (g/kWh)",
+            ],
+            rows,
+        ),
+        _note(note),
+        _note(f"This report step: {why}") if why else "",
+    )
+
+
 def _compression_section(f: RunFigures) -> str:
     title = "Model before and after compression"
     if f.compression is None:
@@ -294,6 +359,7 @@ def render_sustainability_report(
         "Sustainability report",
         [
             *_energy_section(outcome, energy),
+            _carbon_section(outcome, energy),
             _compression_section(outcome),
             _fairness_section(outcome),
             _gate_section(outcome),
@@ -306,6 +372,19 @@ def render_sustainability_report(
 
 def _md(value: Any) -> str:
     return "–" if value is None else html.fmt(value)
+
+
+def _carbon_lines(f: RunFigures) -> list[str]:
+    c = f.carbon
+    if not c or not c["steps_metered"]:
+        return []
+    return [
+        f"- Emissions as run: {_md(c['emissions_kg_as_run'])}, at the annual average: "
+        f"{_md(c['emissions_kg_annual_average'])}, at the best window: "
+        f"{_md(c['emissions_kg_best_window'])} kg CO2eq ({c['steps_priced']} of "
+        f"{c['steps_metered']} steps priced by a provider)",
+        "",
+    ]
 
 
 def render_sustainability_summary(outcome: RunFigures) -> str:
@@ -329,6 +408,7 @@ def render_sustainability_summary(outcome: RunFigures) -> str:
         f"- Carbon intensity (run average): {_md(f.carbon_intensity_g_per_kwh)} g CO2eq/kWh; "
         f"method: {f.energy_method}",
         "",
+        *_carbon_lines(f),
         "| step | energy (kWh) | bound (kWh) | emissions (kg CO2eq) | duration (s) |",
         "|---|---:|---:|---:|---:|",
     ]

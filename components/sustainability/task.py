@@ -15,6 +15,7 @@ import os
 from typing import Any, Iterable, Mapping, Optional
 
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.grid_intensity import run_emissions
 from greenkfp.components._shared.step_keys import (
     BASELINE,
     COMPRESSED_INFERENCE_ENERGY,
@@ -94,6 +95,9 @@ class RunFigures:
     energy_kwh_total_high: float = 0.0
     kepler_energy_kwh_total: Optional[float] = None
     kepler_steps: int = 0
+    carbon: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The steps' emissions as run, at the annual average and at the best window
+    (``grid_intensity.run_emissions``)."""
 
     @property
     def worst_fairness_gap(self) -> Optional[float]:
@@ -121,6 +125,11 @@ class RunFigures:
                 out[name] = getattr(o, name)
         if self.kepler_energy_kwh_total is not None:
             out["kepler_energy_kwh_total"] = self.kepler_energy_kwh_total
+        if self.carbon.get("steps_metered"):
+            out["emissions_kg_co2eq_annual_average_total"] = self.carbon[
+                "emissions_kg_annual_average"
+            ]
+            out["emissions_kg_co2eq_best_window_total"] = self.carbon["emissions_kg_best_window"]
         if self.sci.get("sci_g_co2eq_per_1k_predictions") is not None:
             out["sci_g_co2eq_per_1k_predictions"] = self.sci["sci_g_co2eq_per_1k_predictions"]
         return {k: float(v) for k, v in out.items()}
@@ -296,6 +305,7 @@ def run_sustainability_report(
         energy_kwh_total_high=high,
         kepler_energy_kwh_total=sum(kepler) if kepler else None,
         kepler_steps=len(kepler),
+        carbon=run_emissions(s.energy if s.ran else None for s in steps),
     )
 
 

@@ -250,6 +250,16 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
             f"CO2eq ({', '.join(methods) or 'not metered'})",
         )
     )
+    if summary.steps_priced:
+        rows.append(
+            (
+                "Emissions (kg CO2eq)",
+                f"{summary.emissions_kg_as_run:.3g} as run, "
+                f"{summary.emissions_kg_annual_average:.3g} at the annual average, "
+                f"{summary.emissions_kg_best_window:.3g} at the best window "
+                f"({summary.carbon_intensity_source})",
+            )
+        )
     if summary.size_ratio is not None:
         speedup = summary.latency_speedup
         rows.append(

@@ -18,8 +18,8 @@ import sys
 import tempfile
 from typing import Any
 
+from greenkfp.components._shared.grid_forecast import ForecastError
 from greenkfp.pipelines.carbon import submission as carbon
-from greenkfp.pipelines.carbon.forecast import ForecastError
 from greenkfp.pipelines.runners.dry_run import describe
 from greenkfp.pipelines.runners.kfp_target import KfpTarget, submit_to_kfp
 from greenkfp.pipelines.runners.package import (

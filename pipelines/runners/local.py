@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
+from greenkfp.components._shared.grid_intensity import run_emissions
 from greenkfp.components._shared.step_records import RUN_FIGURES_KEY, RunOutcome
 from greenkfp.pipelines.runners.warm import warm_tasks
 
@@ -84,6 +85,13 @@ class RunSummary:
     latency_speedup: Optional[float] = None
     worst_fairness_gap: Optional[float] = None
     report_html: Optional[str] = None
+    # The steps' emissions as run, at the annual average and at each step's best window,
+    # and what priced them (components/_shared/grid_intensity.py).
+    emissions_kg_as_run: Optional[float] = None
+    emissions_kg_annual_average: Optional[float] = None
+    emissions_kg_best_window: Optional[float] = None
+    steps_priced: int = 0
+    carbon_intensity_source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the JSON-ready form."""
@@ -284,6 +292,13 @@ def pipeline_outcome(steps: list[StepResult], reports: dict[str, str]) -> dict[s
     return {k: v for k, v in outcome.items() if v is not None}
 
 
+def _carbon_figures(steps: list[StepResult]) -> dict[str, Any]:
+    """The :class:`RunSummary` fields from ``emissions_kg_as_run`` on."""
+    figures = run_emissions(step.energy or None for step in steps)
+    fields = {f.name for f in dataclasses.fields(RunSummary)}
+    return {key: value for key, value in figures.items() if key in fields}
+
+
 def allow_unset_optional_artifacts() -> None:
     """Lets kfp.local 2.13 run tasks whose optional input artifacts are left unset.
 
@@ -394,6 +409,7 @@ def run_locally(
         **energy_totals(tracker.steps),
         reports=reports,
         **pipeline_outcome(tracker.steps, reports),
+        **_carbon_figures(tracker.steps),
     )
     (out / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=2, default=str) + "\n")
     return summary

@@ -1,5 +1,6 @@
 """`greenkfp run`: the validation pipeline end to end, and its failures."""
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,18 @@ from helpers import load_summary, run_cli
 pytestmark = pytest.mark.slow
 
 
-def test_run_on_embedded_data(tmp_path):
+def test_run_on_embedded_data(tmp_path, monkeypatch):
+    # A forecast file around now prices every step at its own hour (grid_intensity).
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    hours = [(now + timedelta(hours=h), v) for h, v in [(-2, 90.0), (-1, 300.0), (0, 200.0)]]
+    hours += [(now + timedelta(hours=h), 250.0) for h in (1, 2)]
+    forecast = tmp_path / "forecast.csv"
+    forecast.write_text(
+        "time,location,g_co2eq_per_kwh\n"
+        + "".join(f"{t.isoformat()},us-central1,{v}\n" for t, v in hours)
+    )
+    monkeypatch.setenv("GREENKFP_GRID_LOCATION", "us-central1")
+    monkeypatch.setenv("GREENKFP_CARBON_FORECAST", str(forecast))
     out = tmp_path / "demo"
     result = run_cli(
         "run", "--pipeline", "training_pipeline", "--output-dir", str(out), "--epochs", "8"
@@ -42,6 +54,15 @@ def test_run_on_embedded_data(tmp_path):
     assert low == pytest.approx(sum(s["energy"]["low"] for s in steps))
     assert high == pytest.approx(sum(s["energy"]["high"] for s in steps))
     assert 0 < low <= summary["energy_kwh_total"] <= high
+    # Priced by the forecast: as run, at the annual average, at the best window (90 g/kWh).
+    assert summary["steps_priced"] == 6
+    assert summary["carbon_intensity_source"] == f"forecast file {forecast}"
+    assert summary["emissions_kg_as_run"] == pytest.approx(summary["emissions_kg_co2eq_total"])
+    annual = sum(s["energy"]["emissions_kg_co2eq_annual_average"] for s in steps)
+    assert summary["emissions_kg_annual_average"] == pytest.approx(annual)
+    assert summary["emissions_kg_best_window"] == pytest.approx(summary["energy_kwh_total"] * 0.09)
+    assert summary["emissions_kg_best_window"] < summary["emissions_kg_as_run"]
+    assert all(s["energy"]["carbon_intensity_note"] == "" for s in steps)
     training = steps[-1]["outputs"]
     assert training["metrics"]["metadata"]["auc"] > 0.65
     assert training["model"]["metadata"]["energy_method"] == steps[-1]["energy"]["energy_method"]

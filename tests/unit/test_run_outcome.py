@@ -135,3 +135,26 @@ def test_step_energy_and_totals_carry_method_and_bounds():
     assert totals["energy_kwh_total_low"] <= totals["energy_kwh_total"]
     assert totals["energy_kwh_total"] <= totals["energy_kwh_total_high"]
     assert totals["emissions_kg_co2eq_total"] == pytest.approx(8e-5)
+
+
+def test_end_of_run_table_shows_the_three_emissions_when_a_provider_priced_steps():
+    summary = RunSummary(
+        "p",
+        "succeeded",
+        "/out",
+        [],
+        "",
+        1.0,
+        {},
+        "log",
+        emissions_kg_as_run=6.3e-6,
+        emissions_kg_annual_average=1.2e-5,
+        emissions_kg_best_window=5.8e-6,
+        steps_priced=5,
+        carbon_intensity_source="forecast file f.csv",
+    )
+    rows = dict(outcome_rows(summary))
+    assert rows["Emissions (kg CO2eq)"] == (
+        "6.3e-06 as run, 1.2e-05 at the annual average, 5.8e-06 at the best window "
+        "(forecast file f.csv)"
+    )

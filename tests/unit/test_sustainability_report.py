@@ -137,6 +137,7 @@ def test_every_section_with_real_figures():
     assert list(sections) == [
         "Energy and emissions per step",
         "Carbon intensity and method",
+        "Emissions as run, at the annual average, at the best window",
         "Model before and after compression",
         "Fairness gaps per feature",
         "Deployment gate",
@@ -195,6 +196,68 @@ def test_every_section_with_real_figures():
     assert "not included" in sci_section["text"]
 
 
+def test_emissions_as_run_annual_and_best_window():
+    inputs = full_inputs()
+    # training and compression were priced by a provider at 100 g/kWh, best window 60 g/kWh;
+    # the others only have codecarbon's annual average (400 g/kWh).
+    for name in ("training", "compression"):
+        kwh = STEP_KWH[name]
+        inputs[name].update(
+            emissions_kg_co2eq=kwh * 0.1,
+            carbon_intensity_g_per_kwh=100.0,
+            emissions_kg_co2eq_annual_average=kwh * 0.4,
+            carbon_intensity_annual_average_g_per_kwh=400.0,
+            emissions_kg_co2eq_best_window=kwh * 0.06,
+            carbon_intensity_best_window_g_per_kwh=60.0,
+        )
+    figures = run_sustainability_report(step_metrics=inputs)
+    c = figures.carbon
+    priced = STEP_KWH["training"] + STEP_KWH["compression"]
+    others = sum(STEP_KWH.values()) - priced
+    assert (c["steps_priced"], c["steps_metered"]) == (2, 10)
+    assert c["emissions_kg_annual_average"] == pytest.approx(sum(STEP_KWH.values()) * 0.4)
+    assert c["emissions_kg_as_run"] == pytest.approx(priced * 0.1 + others * 0.4)
+    assert c["emissions_kg_best_window"] == pytest.approx(priced * 0.06 + others * 0.4)
+    assert c["emissions_kg_best_window"] <= c["emissions_kg_as_run"]
+    assert figures.emissions_kg_co2eq_total == pytest.approx(c["emissions_kg_as_run"])
+    metrics = figures.figures
+    assert metrics["emissions_kg_co2eq_annual_average_total"] == c["emissions_kg_annual_average"]
+    assert metrics["emissions_kg_co2eq_best_window_total"] == c["emissions_kg_best_window"]
+
+    own = {"carbon_intensity_source": "forecast file f.csv", "carbon_intensity_note": ""}
+    section = parse(render_sustainability_report(figures, own))[
+        "Emissions as run, at the annual average, at the best window"
+    ]
+    rows = rows_by_first(section["tables"][0])
+    assert [num(v) for v in rows["train_model"][:6]] == pytest.approx(
+        [STEP_KWH["training"] * k for k in (0.1, 0.4, 0.06)] + [100.0, 400.0, 60.0], rel=1e-3
+    )
+    assert rows["import_csv"][2] == "–"  # no provider priced it: no best window
+    assert [num(v) for v in rows["total"][:3]] == pytest.approx(
+        [c["emissions_kg_as_run"], c["emissions_kg_annual_average"], c["emissions_kg_best_window"]],
+        rel=1e-3,
+    )
+    assert "2 of 10 steps" in section["text"] and "forecast file f.csv" in section["text"]
+    summary = report.render_sustainability_summary(figures)
+    assert "(2 of 10 steps priced by a provider)" in summary
+
+
+def test_without_a_provider_all_three_are_the_annual_average():
+    figures = run_sustainability_report(step_metrics=full_inputs())
+    c = figures.carbon
+    assert c["steps_priced"] == 0
+    assert (
+        c["emissions_kg_as_run"]
+        == c["emissions_kg_annual_average"]
+        == c["emissions_kg_best_window"]
+        == pytest.approx(figures.emissions_kg_co2eq_total)
+    )
+    section = parse(render_sustainability_report(figures))[
+        "Emissions as run, at the annual average, at the best window"
+    ]
+    assert "No provider priced the steps" in section["text"]
+
+
 def test_metrics_and_record():
     figures = run_sustainability_report(
         step_metrics=full_inputs(), blessing=BLESSING, deployment=DEPLOYMENT
@@ -242,7 +305,7 @@ def test_nothing_given_degrades_gracefully():
     figures = run_sustainability_report(step_metrics={})
     page = render_sustainability_report(figures)
     sections = parse(page)
-    assert len(sections) == 7
+    assert len(sections) == 8
     for title in list(sections)[2:]:
         assert report.NOT_RUN in sections[title]["text"], title
     assert figures.figures == {
