@@ -1,4 +1,4 @@
-"""The sustainability report of a run, rendered: one HTML page and a Markdown summary.
+"""The sustainability report of a run, rendered as one HTML page (the summary: ``summary``).
 
 What it shows comes from ``task.py`` (:func:`~task.run_sustainability_report`); here it
 is only presented. The component writes both texts to its outputs.
@@ -38,13 +38,15 @@ def _opt(value: Any) -> Any:
     return "–" if value is None else value
 
 
-def _bound(low: Optional[float], high: Optional[float]) -> str:
+def bound_text(low: Optional[float], high: Optional[float]) -> str:
+    """An energy bound as ``low – high``, or a dash when unknown."""
     if low is None or high is None:
         return "–"
     return f"{html.fmt(low)} – {html.fmt(high)}"
 
 
-def _kepler(f: RunFigures) -> str:
+def kepler_text(f: RunFigures) -> str:
+    """Kepler's total beside codecarbon's, or why there is none."""
     if f.kepler_energy_kwh_total is None:
         return "no Kepler figure (no Prometheus configured, or it did not answer)"
     return f"{html.fmt(f.kepler_energy_kwh_total)} kWh over {f.kepler_steps} step(s)"
@@ -55,7 +57,10 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
     headline = html.tiles(
         [
             ("energy, total (kWh)", f.energy_kwh_total),
-            ("energy bound, total (kWh)", _bound(f.energy_kwh_total_low, f.energy_kwh_total_high)),
+            (
+                "energy bound, total (kWh)",
+                bound_text(f.energy_kwh_total_low, f.energy_kwh_total_high),
+            ),
             ("emissions, total (kg CO2eq)", f.emissions_kg_co2eq_total),
             ("duration, total (s)", f.duration_s_total),
             ("steps reported", f"{len(ran)} of {len(f.steps)}"),
@@ -71,7 +76,7 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
         [s.label]
         + [_opt(s.energy.get(e.key)) for e in ENERGY_FIGURES]
         + [
-            _bound(s.energy.get(ENERGY_LOW), s.energy.get(ENERGY_HIGH)),
+            bound_text(s.energy.get(ENERGY_LOW), s.energy.get(ENERGY_HIGH)),
             _opt(s.energy.get(KEPLER_ENERGY)),
         ]
         if s.ran
@@ -81,7 +86,10 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
     rows.append(
         ["total"]
         + [totals.get(e.key, "") for e in ENERGY_FIGURES]
-        + [_bound(f.energy_kwh_total_low, f.energy_kwh_total_high), _opt(f.kepler_energy_kwh_total)]
+        + [
+            bound_text(f.energy_kwh_total_low, f.energy_kwh_total_high),
+            _opt(f.kepler_energy_kwh_total),
+        ]
     )
     headers = ["step"] + [e.heading for e in ENERGY_FIGURES] + extra
     charts = ""
@@ -104,7 +112,7 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
     grid = [
         ("carbon intensity, run average (g CO2eq/kWh)", _opt(f.carbon_intensity_g_per_kwh)),
         ("energy method", f.energy_method),
-        ("Kepler cross-check, total", _kepler(f)),
+        ("Kepler cross-check, total", kepler_text(f)),
         ("grid country / region", f"{f.country_iso_code or '–'} {f.region}".strip()),
     ]
     parts = [
@@ -368,95 +376,3 @@ def render_sustainability_report(
         ],
         subtitle=f"{reported} of {len(outcome.steps)} steps reported their figures",
     )
-
-
-def _md(value: Any) -> str:
-    return "–" if value is None else html.fmt(value)
-
-
-def _carbon_lines(f: RunFigures) -> list[str]:
-    c = f.carbon
-    if not c or not c["steps_metered"]:
-        return []
-    return [
-        f"- Emissions as run: {_md(c['emissions_kg_as_run'])}, at the annual average: "
-        f"{_md(c['emissions_kg_annual_average'])}, at the best window: "
-        f"{_md(c['emissions_kg_best_window'])} kg CO2eq ({c['steps_priced']} of "
-        f"{c['steps_metered']} steps priced by a provider)",
-        "",
-    ]
-
-
-def render_sustainability_summary(outcome: RunFigures) -> str:
-    """Renders a short Markdown summary (the KFP UI shows it as is).
-
-    Args:
-        outcome: What :func:`~task.run_sustainability_report` returned.
-
-    Returns:
-        The Markdown text.
-    """
-    f = outcome
-    lines = [
-        "# Sustainability summary",
-        "",
-        f"- Energy, total: **{_md(f.energy_kwh_total)} kWh** "
-        f"({_md(f.energy_kwh_total_low)} to {_md(f.energy_kwh_total_high)} kWh); "
-        f"Kepler cross-check: {_kepler(f)}; emissions, total: "
-        f"**{_md(f.emissions_kg_co2eq_total)} kg CO2eq** over "
-        f"{sum(s.ran for s in f.steps)} of {len(f.steps)} steps",
-        f"- Carbon intensity (run average): {_md(f.carbon_intensity_g_per_kwh)} g CO2eq/kWh; "
-        f"method: {f.energy_method}",
-        "",
-        *_carbon_lines(f),
-        "| step | energy (kWh) | bound (kWh) | emissions (kg CO2eq) | duration (s) |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for s in f.steps:
-        if s.ran:
-            e = s.energy
-            lines.append(
-                f"| {s.label} | {_md(e.get('energy_kwh'))} | "
-                f"{_bound(e.get(ENERGY_LOW), e.get(ENERGY_HIGH))} | "
-                f"{_md(e.get('emissions_kg_co2eq'))} | {_md(e.get('duration_s'))} |"
-            )
-        else:
-            lines.append(f"| {s.label} | {NOT_RUN} | | | |")
-    lines.append("")
-    if f.compression is None:
-        lines.append(f"- Compression: {NOT_RUN}")
-    else:
-        c = f.compression
-        lines.append(
-            f"- Compression: size ratio {_md(f.outcome.size_ratio)}, p50 latency speed-up "
-            f"{_md(f.outcome.latency_speedup)}, accuracy {_md(c.get('base_accuracy'))} → "
-            f"{_md(c.get('compressed_accuracy'))}, inference energy per 1k "
-            f"{_md(c.get('base_inference_energy_kwh_per_1k'))} → "
-            f"{_md(c.get('compressed_inference_energy_kwh_per_1k'))} kWh"
-        )
-    if f.fairness_gaps is None:
-        lines.append(f"- Fairness: {NOT_RUN}")
-    else:
-        lines.append(f"- Fairness: worst gap {_md(f.worst_fairness_gap)}")
-    if f.gate is None:
-        lines.append(f"- Gate: {NOT_RUN}")
-    else:
-        verdict = "APPROVED" if f.gate["approved"] else "REFUSED"
-        lines.append(f"- Gate: **{verdict}**")
-        for c in f.gate["checks"] or []:
-            lines.append(f"  - {c['name']}: {_md(c['value'])} ({c['verdict']})")
-    if f.deployment is None:
-        lines.append(f"- Deployment: {NOT_RUN}")
-    elif f.deployment["deployed"]:
-        lines.append(f"- Deployment: version {f.deployment['version']} pushed")
-    else:
-        lines.append("- Deployment: not deployed: " + "; ".join(f.deployment["reasons"]))
-    sci = f.sci
-    if sci["sci_g_co2eq_per_1k_predictions"] is None:
-        lines.append(f"- SCI per 1,000 predictions: {sci['note']}")
-    else:
-        lines.append(
-            f"- SCI per 1,000 predictions: **{_md(sci['sci_g_co2eq_per_1k_predictions'])} "
-            f"g CO2eq** ({sci['note']})"
-        )
-    return "\n".join(lines) + "\n"

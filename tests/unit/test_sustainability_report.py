@@ -10,7 +10,7 @@ from helpers import energy_figures
 from html_sections import num, parse, rows_by_first
 
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components.sustainability import report, task
+from greenkfp.components.sustainability import report, summary, task
 from greenkfp.components.sustainability.report import render_sustainability_report
 from greenkfp.components.sustainability.task import run_sustainability_report
 
@@ -238,8 +238,8 @@ def test_emissions_as_run_annual_and_best_window():
         rel=1e-3,
     )
     assert "2 of 10 steps" in section["text"] and "forecast file f.csv" in section["text"]
-    summary = report.render_sustainability_summary(figures)
-    assert "(2 of 10 steps priced by a provider)" in summary
+    markdown = summary.render_sustainability_summary(figures)
+    assert "(2 of 10 steps priced by a provider)" in markdown
 
 
 def test_without_a_provider_all_three_are_the_annual_average():
@@ -316,7 +316,7 @@ def test_nothing_given_degrades_gracefully():
         "steps_reported": 0.0,
     }
     assert figures.energy_method == "see each step"
-    markdown = report.render_sustainability_summary(figures)
+    markdown = summary.render_sustainability_summary(figures)
     assert markdown.count(report.NOT_RUN) == len(task.STEPS) + 5
 
 
@@ -351,7 +351,7 @@ def test_deployed_version_and_markdown():
     )
     assert figures.figures["deployed_version"] == 3.0
     assert figures.figures["approved"] == 1.0
-    markdown = report.render_sustainability_summary(figures)
+    markdown = summary.render_sustainability_summary(figures)
     assert "version 3 pushed" in markdown and "**APPROVED**" in markdown
     for check in BLESSING["checks"]:
         assert check["name"] in markdown
@@ -376,7 +376,7 @@ def test_own_energy_summary_and_metadata():
     own = {"energy_kwh": 1e-7, "emissions_kg_co2eq": 4e-8, "duration_s": 0.1}
     sections = parse(render_sustainability_report(figures, own))
     assert "This report step (not in the totals)" in sections
-    assert report.render_sustainability_summary(figures).startswith("# Sustainability summary")
+    assert summary.render_sustainability_summary(figures).startswith("# Sustainability summary")
     assert figures.metadata == {"sustainability": figures.to_dict()}
 
 
@@ -451,7 +451,7 @@ def test_totals_carry_the_sum_of_the_steps_bounds_and_keplers_figures():
     assert "energy bound, total (kWh)" in energy["text"]
     method = rows_by_first(sections["Carbon intensity and method"]["tables"][0])
     assert method["Kepler cross-check, total"] == ["0.00055 kWh over 2 step(s)"]
-    markdown = report.render_sustainability_summary(figures)
+    markdown = summary.render_sustainability_summary(figures)
     assert f"({m['energy_kwh_total_low']:.4g} to {m['energy_kwh_total_high']:.4g} kWh)" in markdown
     assert "| train_model | 0.00032 | 0.00016 – 0.00064 |" in markdown
 
@@ -461,4 +461,4 @@ def test_no_kepler_figure_says_so():
     assert (
         figures.kepler_energy_kwh_total is None and "kepler_energy_kwh_total" not in figures.figures
     )
-    assert "no Kepler figure" in report.render_sustainability_summary(figures)
+    assert "no Kepler figure" in summary.render_sustainability_summary(figures)
