@@ -87,8 +87,7 @@ def decode_text(data: bytes, uri: str, encoding: str = "utf-8") -> str:
     else:
         if b"\x00" in data[:8192]:
             raise InputError(
-                f"{uri} looks like a binary file, not CSV text (NUL byte at offset "
-                f"{data.index(0)})"
+                f"{uri} looks like a binary file, not CSV text (NUL byte at offset {data.index(0)})"
             )
     try:
         return data.decode(encoding)
@@ -201,6 +200,12 @@ def require_columns(df: pd.DataFrame, required: Sequence[str], source: str) -> N
         )
 
 
+def check_eval_fraction(eval_fraction: float) -> None:
+    """Raises :class:`InputError` unless the eval share is strictly between 0 and 1."""
+    if not 0.0 < eval_fraction < 1.0:
+        raise InputError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
+
+
 def split_train_eval(
     df: pd.DataFrame, eval_fraction: float, seed: int, stratify_column: str = ""
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -215,8 +220,7 @@ def split_train_eval(
     Returns:
         ``(train, eval)`` with fresh indexes.
     """
-    if not 0.0 < eval_fraction < 1.0:
-        raise InputError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
+    check_eval_fraction(eval_fraction)
     groups = [g for _, g in df.groupby(stratify_column, dropna=False)] if stratify_column else [df]
     eval_parts = [g.sample(frac=eval_fraction, random_state=seed) for g in groups]
     eval_index = pd.Index([]).append([p.index for p in eval_parts])

@@ -92,6 +92,19 @@ def add_parser(commands: Any) -> None:
     )
     run_cmd.add_argument("--delimiter", default=None, help="CSV field separator (default ,)")
     run_cmd.add_argument(
+        "--encoding",
+        default=None,
+        help="text encoding of the CSV files (default utf-8, decoded strictly; a byte order "
+        "mark overrides it)",
+    )
+    run_cmd.add_argument(
+        "--mixed-numeric",
+        choices=["error", "missing"],
+        default=None,
+        help="a column numeric in most rows but holding text in others: stop naming it "
+        "(error, the default) or read those cells as missing",
+    )
+    run_cmd.add_argument(
         "--missing-values", type=_csv_list, default=None, help="comma-separated missing markers"
     )
     run_cmd.add_argument(
@@ -158,6 +171,8 @@ def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
         ("epochs", "epochs"),
         ("country", "country_iso_code"),
         ("delimiter", "delimiter"),
+        ("encoding", "encoding"),
+        ("mixed_numeric", "mixed_numeric"),
         ("missing_values", "missing_values"),
         ("categorical_features", "categorical_features"),
         ("required_columns", "required_columns"),
@@ -181,19 +196,36 @@ def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _read_policy(path: str) -> str:
-    """Reads a policy file and checks it now, so a bad one fails before any step runs."""
+    """Reads a policy file; an empty one is an error (the up-front check parses the rest).
+
+    An empty policy would leave the gate with the policy module's minimal defaults
+    instead of the pipeline's policy, dropping its fairness, energy and latency checks.
+    """
     from greenkfp.components._shared.errors import InputError
-    from greenkfp.components.deployment.policy import parse_policy
+    from greenkfp.components.deployment.policy import load_document
 
     try:
         text = Path(path).read_text()
     except OSError as e:
         raise ValueError(f"cannot read --policy {path}: {e.strerror}") from None
     try:
-        parse_policy(text)
+        empty = not load_document(text)
     except InputError as e:
         raise ValueError(f"--policy {path}: {e}") from None
+    if empty:
+        raise ValueError(
+            f"--policy {path} holds no checks; name the checks to apply, or leave out "
+            "--policy for the pipeline's default policy"
+        )
     return text
+
+
+def _output_dir_problem(path: Path) -> str:
+    """Why ``path`` cannot be the run's folder (an existing file on its way), or ''."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            return "" if folder.is_dir() else f"{folder} is an existing file, not a folder"
+    return ""
 
 
 def _parameters(pipeline: Any) -> Any:
@@ -267,8 +299,11 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``greenkfp run``; returns the exit status (0 succeeded, 1 failed, 2 bad input)."""
+    from google.protobuf import json_format
+
     from greenkfp.pipelines import ALL_PIPELINES
     from greenkfp.pipelines.runners.local import SUMMARY_FILE, run_locally
+    from greenkfp.pipelines.runners.preflight import PreflightError, check_run
 
     if args.pipeline not in ALL_PIPELINES:
         print(
@@ -283,6 +318,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     output_dir = Path(args.output_dir or f"runs/{args.pipeline}-{stamp}")
+    if problem := _output_dir_problem(output_dir):
+        print(f"greenkfp run: --output-dir {output_dir}: {problem}", file=sys.stderr)
+        return 2
     pipeline = ALL_PIPELINES[args.pipeline]
     try:
         arguments = _run_arguments(args)
@@ -306,6 +344,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"greenkfp run: {e}", file=sys.stderr)
         return 2
+    try:
+        checked = check_run(json_format.MessageToDict(pipeline.pipeline_spec), arguments)
+    except PreflightError as e:
+        print(f"greenkfp run: {e} (found before any step ran)", file=sys.stderr)
+        return 2
+    print(checked)
     print(f"Running {args.pipeline} locally; everything goes to {output_dir}/")
     summary = run_locally(pipeline, arguments, output_dir, warm=not args.cold)
     print()
