@@ -193,7 +193,7 @@ def read_csv(uri: str, options: Optional[CsvOptions] = None) -> pd.DataFrame:
 
 def require_columns(df: pd.DataFrame, required: Sequence[str], source: str) -> None:
     """Raises :class:`InputError` naming every required column that ``df`` lacks."""
-    absent = [c for c in required if c and c not in df.columns]
+    absent = [c for c in dict.fromkeys(required) if c and c not in df.columns]
     if absent:
         raise InputError(
             f"{source} lacks required column(s) {absent}; its columns are {list(df.columns)}"

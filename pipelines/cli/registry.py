@@ -64,7 +64,7 @@ def _list(args: argparse.Namespace) -> int:
         if not uri_io.isdir(reg.base_uri):
             return _fail(f"registry {args.registry} does not exist")
         rows = [
-            {"model": name, "live": reg.live_version(name, check=False), "versions": len(vs)}
+            {"model": name, "live": reg.live_version(name), "versions": len(vs)}
             for name in reg.models()
             for vs in [reg.versions(name)]
         ]

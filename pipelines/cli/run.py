@@ -196,27 +196,14 @@ def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _read_policy(path: str) -> str:
-    """Reads a policy file; an empty one is an error (the up-front check parses the rest).
-
-    An empty policy would leave the gate with the policy module's minimal defaults
-    instead of the pipeline's policy, dropping its fairness, energy and latency checks.
-    """
-    from greenkfp.components._shared.errors import InputError
-    from greenkfp.components.deployment.policy import load_document
+    """Reads a policy file; an empty one is an error (the up-front check parses the rest)."""
+    from greenkfp.pipelines.runners.preflight import check_given_policy
 
     try:
         text = Path(path).read_text()
     except OSError as e:
         raise ValueError(f"cannot read --policy {path}: {e.strerror}") from None
-    try:
-        empty = not load_document(text)
-    except InputError as e:
-        raise ValueError(f"--policy {path}: {e}") from None
-    if empty:
-        raise ValueError(
-            f"--policy {path} holds no checks; name the checks to apply, or leave out "
-            "--policy for the pipeline's default policy"
-        )
+    check_given_policy(text, f"--policy {path}")
     return text
 
 

@@ -158,18 +158,48 @@ def _slice_settings(values: Mapping[str, Any]) -> Any:
     )
 
 
+def _check_registry(values: Mapping[str, Any]) -> None:
+    """The model name, and a local registry's LIVE of that model (it must be readable)."""
+    from greenkfp.components.deployment.registry import Registry
+    from greenkfp.components.deployment.registry_layout import validate_model_name
+
+    if "model_name" not in values:
+        return
+    validate_model_name(values["model_name"])
+    uri = values.get("registry_uri", "")
+    if uri and "://" not in uri and os.path.isdir(uri):
+        Registry(uri).live_version(values["model_name"])
+
+
 def _check_gate(values: Mapping[str, Any]) -> None:
     from greenkfp.components.deployment.policy import parse_policy
 
     if "policy" in values:
         parse_policy(values["policy"])
+    _check_registry(values)
 
 
-def _check_deploy(values: Mapping[str, Any]) -> None:
-    from greenkfp.components.deployment.registry_layout import validate_model_name
+def check_given_policy(text: str, source: str) -> None:
+    """Refuses a policy a user gave that holds no checks.
 
-    if "model_name" in values:
-        validate_model_name(values["model_name"])
+    An empty policy would leave the gate with the policy module's minimal defaults
+    instead of the pipeline's policy, silently dropping its fairness, energy and latency
+    checks; leaving the policy out keeps the pipeline's.
+
+    Raises:
+        PreflightError: Naming ``source`` (the file or parameter).
+    """
+    from greenkfp.components.deployment.policy import load_document
+
+    try:
+        empty = not load_document(text)
+    except InputError as e:
+        raise PreflightError(f"{source}: {e}") from None
+    if empty:
+        raise PreflightError(
+            f"{source} holds no checks; name the checks to apply, or leave it out for the "
+            "pipeline's default policy"
+        )
 
 
 #: Component name -> the check of its parameters (each calls its family's own validator).
@@ -180,7 +210,7 @@ PARAMETER_CHECKS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "compress_model": _check_compression,
     "evaluate_fairness": _slice_settings,
     "evaluate_gate": _check_gate,
-    "deploy_model": _check_deploy,
+    "deploy_model": _check_registry,
 }
 
 
@@ -208,6 +238,8 @@ def check_parameters(spec: Mapping[str, Any], arguments: Mapping[str, Any]) -> d
                 check(values)
             except InputError as e:
                 raise PreflightError(f"{task_name}: {e}") from None
+            except ImportError:
+                pass  # an authoring-only install (kfp alone): the step checks on the cluster
     return tasks
 
 
@@ -245,9 +277,8 @@ def _read_data(values: Mapping[str, Any]) -> Optional[CheckedData]:
         frame, cut = _read(uri, options)
         frames.append(frame)
         sampled = sampled or cut
-    label = values.get("label_column", "")
-    required = [label, *(values.get("required_columns") or [])] if label else []
-    require_columns(frames[0], [c for c in required if c], uris[0])
+    required = [values.get("label_column", ""), *(values.get("required_columns") or [])]
+    require_columns(frames[0], required, uris[0])
     if len(frames) == 2:
         require_columns(frames[1], list(frames[0].columns), uris[1])
         frames[1] = frames[1][list(frames[0].columns)]
