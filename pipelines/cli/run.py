@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -339,6 +340,13 @@ def run(args: argparse.Namespace) -> int:
     print(checked)
     print(f"Running {args.pipeline} locally; everything goes to {output_dir}/")
     summary = run_locally(pipeline, arguments, output_dir, warm=not args.cold)
+    if summary.status == "interrupted":
+        print(
+            f"greenkfp run: {summary.error}; nothing more ran. "
+            f"Summary: {output_dir / SUMMARY_FILE}",
+            file=sys.stderr,
+        )
+        return 128 + signal.Signals[summary.interrupted_by]
     print()
     if summary.status != "succeeded":
         print(f"FAILED at step {summary.failed_step or '?'}: {summary.error}", file=sys.stderr)
