@@ -176,3 +176,28 @@ def test_import_csv_requires_label_and_columns_of_eval(tmp_path, write_csv):
     eval_csv = write_csv("a\n1\n", "eval.csv")
     with pytest.raises(InputError, match=r"eval.csv lacks required column\(s\) \['label'\]"):
         run_import_csv(**paths, eval_data_uri=eval_csv)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_local_writes_are_all_or_nothing(tmp_path, monkeypatch):
+    """A step stopped mid-write (SIGTERM, a full disk) leaves the old file or none."""
+    target = tmp_path / "out" / "model.bin"
+    uri_io.write_bytes(str(target), b"old")
+    rows = pd.DataFrame({"a": range(1000)})
+
+    def stop(*args):
+        raise _Interrupted
+
+    monkeypatch.setattr(uri_io.os, "fsync", stop)
+    with pytest.raises(_Interrupted):
+        uri_io.write_bytes(str(target), b"new" * 1000)
+    assert target.read_bytes() == b"old"
+    with pytest.raises(_Interrupted):
+        uri_io.write_dataset(rows, str(tmp_path / "out" / "train"))
+    assert sorted(p.name for p in target.parent.iterdir()) == ["model.bin"]
+    monkeypatch.undo()
+    uri_io.write_dataset(rows, str(tmp_path / "out" / "train"))
+    assert uri_io.read_dataset(str(tmp_path / "out" / "train"))["a"].tolist() == list(range(1000))

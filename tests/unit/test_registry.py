@@ -245,6 +245,51 @@ def test_sigkill_at_every_stage_leaves_the_registry_consistent(tmp_path, model_d
     assert visible(base)[-1] == result["version"]
 
 
+SIGTERM_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from greenkfp.components.deployment import registry, registry_layout
+
+    stage, handled = sys.argv[4], sys.argv[5] == "handled"
+    if handled:  # as codecarbon's lock does inside every metered step
+        def leave(signum, frame):
+            raise SystemExit(1)
+        signal.signal(signal.SIGTERM, leave)
+    def sigterm_at(reached):
+        if reached == stage:
+            os.kill(os.getpid(), signal.SIGTERM)
+    registry.crash_point = registry_layout.crash_point = sigterm_at
+    sys.argv = sys.argv[:4]
+    """
+)
+
+
+@pytest.mark.parametrize("handled", ["default", "handled"])
+@pytest.mark.parametrize("stage", registry.STAGES)
+def test_sigterm_at_every_stage_leaves_the_registry_consistent(tmp_path, model_dir, stage, handled):
+    """Pod eviction mid-push: with SIGTERM's default action, or raising SystemExit."""
+    base = tmp_path / "registry"
+    assert run_push(base, model_dir).returncode == 0  # version 1, LIVE 1
+
+    terminated = subprocess.run(
+        [sys.executable, "-c", SIGTERM_SCRIPT + PUSH_SCRIPT, str(base), str(model_dir), ""]
+        + [stage, handled],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    expected = 1 if handled == "handled" else -signal.SIGTERM
+    assert terminated.returncode == expected, terminated.stderr
+
+    assert_consistent(base)
+    published = registry.STAGES.index(stage) >= registry.STAGES.index("published")
+    assert visible(base) == ([1, 2] if published else [1])
+    assert Registry(str(base)).live_version(MODEL) == (2 if stage == "live" else 1)
+    after = run_push(base, model_dir)
+    assert after.returncode == 0, after.stderr
+    assert Registry(str(base)).live_version(MODEL) == json.loads(after.stdout)["version"]
+
+
 def test_concurrent_pushes_get_distinct_versions(tmp_path, model_dir):
     base = tmp_path / "registry"
     go = tmp_path / "go"
