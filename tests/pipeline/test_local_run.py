@@ -113,33 +113,13 @@ def test_non_numeric_value_in_numeric_column(tmp_path, german_credit, write_csv)
     evaluation = write_csv(bad, "eval.csv")
     out = tmp_path / "run"
     # One text cell in a numeric column: the import's reader refuses it up front ...
-    one_cell = run_cli(
-        "run",
-        "--data",
-        train,
-        "--eval-data",
-        evaluation,
-        "--label-column",
-        "risk",
-        "--output-dir",
-        str(out),
-    )
+    options = ("--data", train, "--label-column", "risk", "--output-dir", str(out))
+    one_cell = run_cli("run", "--eval-data", evaluation, *options)
     _assert_refused_up_front(one_cell, out, "import-csv", "column 'credit_amount'", "'n/a-ish'")
     # ... while a column of text where training had numbers reaches validation as a type
     # anomaly.
     bad["credit_amount"] = ["n/a-ish" if i % 3 else v for i, v in enumerate(bad["credit_amount"])]
-    evaluation = write_csv(bad, "eval.csv")
-    result = run_cli(
-        "run",
-        "--data",
-        train,
-        "--eval-data",
-        evaluation,
-        "--label-column",
-        "risk",
-        "--output-dir",
-        str(out),
-    )
+    result = run_cli("run", "--eval-data", write_csv(bad, "eval.csv"), *options)
     summary = _assert_failed(
         result,
         out,
