@@ -337,6 +337,9 @@ def run(args: argparse.Namespace) -> int:
     except PreflightError as e:
         print(f"greenkfp run: {e} (found before any step ran)", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("greenkfp run: interrupted by SIGINT before any step ran", file=sys.stderr)
+        return 130
     print(checked)
     print(f"Running {args.pipeline} locally; everything goes to {output_dir}/")
     summary = run_locally(pipeline, arguments, output_dir, warm=not args.cold)
