@@ -87,20 +87,22 @@ def compress_model(
     from greenkfp.components.compression.config import CompressionConfig
     from greenkfp.components.compression.report import render_compress_model
 
-    config = CompressionConfig(
-        methods=methods or ["auto"],
-        sparsity=sparsity,
-        schedule=pruning_schedule,
-        fine_tune_epochs=fine_tune_epochs,
-        max_accuracy_drop=max_accuracy_drop,
-        max_auc_drop=max_auc_drop,
-        representative_samples=representative_samples,
-        latency_runs=latency_runs,
-        threads=threads,
-        seed=seed,
-        objective=objective,
-        serving_batch_size=serving_batch_size,
-        noise_margin=noise_margin,
+    config = CompressionConfig.from_inputs(
+        dict(
+            methods=methods,
+            sparsity=sparsity,
+            pruning_schedule=pruning_schedule,
+            fine_tune_epochs=fine_tune_epochs,
+            max_accuracy_drop=max_accuracy_drop,
+            max_auc_drop=max_auc_drop,
+            representative_samples=representative_samples,
+            latency_runs=latency_runs,
+            threads=threads,
+            seed=seed,
+            objective=objective,
+            serving_batch_size=serving_batch_size,
+            noise_margin=noise_margin,
+        )
     )
     with metered_step(step_dir(metrics), country_iso_code, region) as energy:
         outcome = task.run_compress_model(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 from greenkfp.components._shared.errors import InputError
 
@@ -24,6 +24,8 @@ PTQ_METHODS = (DYNAMIC, INT8, FLOAT16)
 #: Every method, in the order they combine.
 METHOD_ORDER = (PRUNE, QAT, *PTQ_METHODS)
 SCHEDULES = ("polynomial", "constant")
+#: ``compress_model``'s inputs whose setting has another name.
+INPUT_SETTINGS = {"pruning_schedule": "schedule"}
 
 
 @dataclasses.dataclass
@@ -132,6 +134,18 @@ class CompressionConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise InputError(f"unknown compression settings {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_inputs(cls, inputs: Mapping[str, Any]) -> CompressionConfig:
+        """Builds a config from ``compress_model``'s parameter inputs, ignoring the others.
+
+        Empty ``methods`` mean ``auto``; ``pruning_schedule`` is the ``schedule``.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {INPUT_SETTINGS.get(k, k): v for k, v in inputs.items()}
+        values = {k: v for k, v in values.items() if k in known}
+        values["methods"] = values.get("methods") or [AUTO]
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

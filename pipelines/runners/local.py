@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional, TextIO
 
 from greenkfp.components._shared.grid_intensity import run_emissions
 from greenkfp.components._shared.step_records import RUN_FIGURES_KEY, RunOutcome
+from greenkfp.pipelines.runners.interrupts import Interrupted, interruptible
 from greenkfp.pipelines.runners.warm import warm_tasks
 
 SUMMARY_FILE = "run_summary.json"
@@ -67,8 +68,11 @@ class RunSummary:
     duration_s: float
     arguments: dict[str, Any]
     log: str
+    # The step that failed, or that was running when the run was interrupted.
     failed_step: str = ""
     error: str = ""
+    # SIGINT or SIGTERM when the status is "interrupted".
+    interrupted_by: str = ""
     energy_kwh_total: float = 0.0
     # The sums of the steps' bounds (their `energy` dicts' `low` and `high`).
     energy_kwh_total_low: float = 0.0
@@ -147,6 +151,17 @@ class _StepTracker(io.TextIOBase):
             self._current = None
         elif self._current and (m := _ERROR_LINE.match(line)):
             self._last_error = f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2).strip()}"
+
+    def interrupt(self, signal_name: str) -> str:
+        """Records the running step as interrupted; returns the run's error message."""
+        if self._current is None:
+            return f"interrupted by {signal_name} between steps"
+        name, duration = self._current, round(time.monotonic() - self._started, 2)
+        display = self.display_names.get(name, name)
+        error = f"interrupted by {signal_name}"
+        self.steps.append(StepResult(name, "interrupted", duration, display, error=error))
+        self._current = None
+        return f"{error} during step {self._label(name)}"
 
 
 def _task_outputs(task_dir: Path) -> dict[str, Any]:
@@ -378,15 +393,19 @@ def run_locally(
     before = set(pipeline_root.iterdir())
     with open(out / LOG_FILE, "w") as log:
         tracker = _StepTracker(log, progress, display_names)
-        failure = ""
+        failure, interrupted = "", None
         with warnings.catch_warnings(), contextlib.redirect_stdout(tracker):
             # kfp.local warns for every task whose image name lacks "python".
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
-                with warm_tasks() if warm else contextlib.nullcontext():
+                with interruptible(), warm_tasks() if warm else contextlib.nullcontext():
                     pipeline(**arguments)
             except Exception as e:  # kfp.local raises RuntimeError for a failed task
                 failure = _ANSI.sub("", str(e))
+                log.write(f"\n{failure}\n")
+            except Interrupted as e:
+                interrupted = e
+                failure = tracker.interrupt(e.signal_name)
                 log.write(f"\n{failure}\n")
     run_dirs = sorted(set(pipeline_root.iterdir()) - before)
     reports = (
@@ -394,10 +413,10 @@ def run_locally(
         if run_dirs
         else {}
     )
-    failed = next((s for s in tracker.steps if s.status == "failed"), None)
+    failed = next((s for s in tracker.steps if s.status != "succeeded"), None)
     summary = RunSummary(
         pipeline=pipeline.name,
-        status="failed" if failure or failed else "succeeded",
+        status="interrupted" if interrupted else "failed" if failure or failed else "succeeded",
         output_dir=str(out),
         steps=tracker.steps,
         started_at=started_at,
@@ -405,7 +424,8 @@ def run_locally(
         arguments=arguments,
         log=str(out / LOG_FILE),
         failed_step=failed.name if failed else "",
-        error=(failed.error if failed and failed.error else failure),
+        error=(failed.error if failed and failed.error and not interrupted else failure),
+        interrupted_by=interrupted.signal_name if interrupted else "",
         **energy_totals(tracker.steps),
         reports=reports,
         **pipeline_outcome(tracker.steps, reports),

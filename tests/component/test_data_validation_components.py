@@ -41,6 +41,34 @@ def test_import_csv_alone(tmp_path, write_csv):
     assert (step.step_dir / "codecarbon" / "emissions.csv").exists()
 
 
+def test_import_csv_takes_encoding_and_mixed_numeric(tmp_path):
+    source = tmp_path / "latin1.csv"
+    rows = "".join(f"t\u00e9l\u00e9 {i},{i * 10},{i % 2}\n" for i in range(9))
+    source.write_bytes(("name,amount,label\n" + rows + "radio,n/a,1\n").encode("latin-1"))
+    step = StandIns(tmp_path, "import")
+    outputs = {
+        "train_dataset": step.output(dsl.Dataset, "train_dataset"),
+        "eval_dataset": step.output(dsl.Dataset, "eval_dataset"),
+        "metrics": step.output(dsl.Metrics, "metrics"),
+    }
+    with pytest.raises(ValueError, match="line 2, column 2"):
+        import_csv.python_func(data_uri=str(source), label_column="label", **outputs)
+    with pytest.raises(ValueError, match="column 'amount' is numeric in 9 of 10 rows"):
+        import_csv.python_func(
+            data_uri=str(source), label_column="label", encoding="latin-1", **outputs
+        )
+    import_csv.python_func(
+        data_uri=str(source),
+        label_column="label",
+        encoding="latin-1",
+        mixed_numeric="missing",
+        **outputs,
+    )
+    both = pd.concat(pd.read_csv(outputs[n].path) for n in ("train_dataset", "eval_dataset"))
+    assert "t\u00e9l\u00e9 3" in set(both["name"])
+    assert both["amount"].isna().sum() == 1 and both["amount"].dtype.kind == "f"
+
+
 def statistics_of(dataset, root: Path, name: str) -> SimpleNamespace:
     """Runs generate_statistics on ``dataset``; returns its outputs."""
     step = StandIns(root, name)

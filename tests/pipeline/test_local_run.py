@@ -103,18 +103,27 @@ def _assert_failed(result, out: Path, step: str, *needles: str) -> dict:
     return summary
 
 
+def _assert_refused_up_front(result, out: Path, step: str, *needles: str) -> None:
+    """The up-front check named the step that would fail, and nothing ran."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"greenkfp run: {step}: " in result.stderr and "before any step ran" in result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+    assert not out.exists()
+
+
 def test_missing_label_column(tmp_path, german_credit, write_csv):
     data = write_csv(german_credit.drop(columns=["risk"]))
     out = tmp_path / "run"
     result = run_cli("run", "--data", data, "--label-column", "risk", "--output-dir", str(out))
-    _assert_failed(result, out, "import-csv", "InputError", "lacks required column(s) ['risk']")
+    _assert_refused_up_front(result, out, "import-csv", "lacks required column(s) ['risk']")
 
 
 def test_empty_file(tmp_path, write_csv):
     data = write_csv("")
     out = tmp_path / "run"
     result = run_cli("run", "--data", data, "--label-column", "y", "--output-dir", str(out))
-    _assert_failed(result, out, "import-csv", "file is empty")
+    _assert_refused_up_front(result, out, "import-csv", "file is empty")
 
 
 def test_required_parameter_missing(tmp_path, write_csv):
@@ -135,17 +144,14 @@ def test_non_numeric_value_in_numeric_column(tmp_path, german_credit, write_csv)
     bad.iloc[7, bad.columns.get_loc("credit_amount")] = "n/a-ish"
     evaluation = write_csv(bad, "eval.csv")
     out = tmp_path / "run"
-    result = run_cli(
-        "run",
-        "--data",
-        train,
-        "--eval-data",
-        evaluation,
-        "--label-column",
-        "risk",
-        "--output-dir",
-        str(out),
-    )
+    # One text cell in a numeric column: the import's reader refuses it up front ...
+    options = ("--data", train, "--label-column", "risk", "--output-dir", str(out))
+    one_cell = run_cli("run", "--eval-data", evaluation, *options)
+    _assert_refused_up_front(one_cell, out, "import-csv", "column 'credit_amount'", "'n/a-ish'")
+    # ... while a column of text where training had numbers reaches validation as a type
+    # anomaly.
+    bad["credit_amount"] = ["n/a-ish" if i % 3 else v for i, v in enumerate(bad["credit_amount"])]
+    result = run_cli("run", "--eval-data", write_csv(bad, "eval.csv"), *options)
     summary = _assert_failed(
         result,
         out,

@@ -485,3 +485,14 @@ def test_auto_ships_the_smallest_of_candidates_that_measure_alike():
     assert budget.choose([cands[0], small, quick], BASE, "energy")[0] is small
     # A saving beyond the margin still wins over size.
     assert budget.choose([*cands, far], BASE, "energy")[0] is far
+
+
+def test_config_from_component_inputs():
+    """compress_model's inputs and greenkfp run's up-front check build the same config."""
+    config = CompressionConfig.from_inputs(
+        {"methods": [], "pruning_schedule": "constant", "sparsity": 0.7, "country_iso_code": "FRA"}
+    )
+    assert config.methods == ["auto"] and config.schedule == "constant"
+    assert config.sparsity == 0.7
+    with pytest.raises(InputError, match="unknown pruning schedule 'cubic'"):
+        CompressionConfig.from_inputs({"pruning_schedule": "cubic"})
