@@ -50,6 +50,8 @@ def add_data_validation(
     region: Any,
     schema_uri: Any = "",
     reference_statistics_uri: Any = "",
+    encoding: Any = "utf-8",
+    mixed_numeric: Any = "error",
 ) -> DataValidationTasks:
     """Adds import, statistics of train and eval, schema and validation with drift.
 
@@ -70,6 +72,8 @@ def add_data_validation(
         trim_whitespace=trim_whitespace,
         eval_fraction=eval_fraction,
         split_seed=split_seed,
+        encoding=encoding,
+        mixed_numeric=mixed_numeric,
         **energy,
     ).set_display_name("Import CSV data")
     train_stats = generate_statistics(

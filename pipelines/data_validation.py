@@ -33,6 +33,8 @@ def data_validation_pipeline(
     beam_pipeline_args: List[str] = [],
     country_iso_code: str = "",
     region: str = "",
+    encoding: str = "utf-8",
+    mixed_numeric: str = "error",
 ):
     """Validates a CSV data set and checks eval data for drift against train data.
 
@@ -54,6 +56,8 @@ def data_validation_pipeline(
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses the
             GREENKFP_COUNTRY of the task's environment, then USA.
         region: Grid region within the country, optional.
+        encoding: Text encoding of the CSV files (a byte order mark overrides it).
+        mixed_numeric: A mostly numeric column holding text: "error" or "missing".
     """
     add_data_validation(
         data_uri=data_uri,
@@ -72,4 +76,6 @@ def data_validation_pipeline(
         beam_pipeline_args=beam_pipeline_args,
         country_iso_code=country_iso_code,
         region=region,
+        encoding=encoding,
+        mixed_numeric=mixed_numeric,
     )

@@ -117,6 +117,8 @@ def build_sustainable_training_pipeline(
         country_iso_code: str = "",
         region: str = "",
         beam_pipeline_args: List[str] = [],
+        encoding: str = "utf-8",
+        mixed_numeric: str = "error",
     ):
         """Validates, trains, compresses, checks fairness, gates, deploys and reports.
 
@@ -161,6 +163,8 @@ def build_sustainable_training_pipeline(
             country_iso_code: Grid country (ISO alpha-3) for carbon.
             region: Grid region within the country, optional.
             beam_pipeline_args: Beam options for TFDV and TFMA on large data.
+            encoding: Text encoding of the CSV files (a byte order mark overrides it).
+            mixed_numeric: A mostly numeric column holding text: "error" or "missing".
         """
         energy = {"country_iso_code": country_iso_code, "region": region}
         checked = add_data_validation(
@@ -180,6 +184,8 @@ def build_sustainable_training_pipeline(
             beam_pipeline_args=beam_pipeline_args,
             schema_uri=schema_uri,
             reference_statistics_uri=reference_statistics_uri,
+            encoding=encoding,
+            mixed_numeric=mixed_numeric,
             **energy,
         )
         training = add_training(

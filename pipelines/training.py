@@ -68,6 +68,8 @@ def build_training_pipeline(
         seed: int = 42,
         country_iso_code: str = "",
         region: str = "",
+        encoding: str = "utf-8",
+        mixed_numeric: str = "error",
     ):
         """Validates the data, then trains and meters the model.
 
@@ -96,6 +98,8 @@ def build_training_pipeline(
             seed: Random seed.
             country_iso_code: Grid country (ISO alpha-3) for carbon.
             region: Grid region within the country, optional.
+            encoding: Text encoding of the CSV files (a byte order mark overrides it).
+            mixed_numeric: A mostly numeric column holding text: "error" or "missing".
         """
         checked = add_data_validation(
             data_uri=data_uri,
@@ -114,6 +118,8 @@ def build_training_pipeline(
             beam_pipeline_args=beam_pipeline_args,
             country_iso_code=country_iso_code,
             region=region,
+            encoding=encoding,
+            mixed_numeric=mixed_numeric,
         )
         add_training(
             checked=checked,

@@ -1,6 +1,9 @@
 import pandas as pd
 import pytest
-from helpers import EMBEDDED_DATA
+from fake_prometheus import POD, FakePrometheus, vector
+from helpers import EMBEDDED_DATA, local_http_server
+
+from greenkfp.components._shared import kepler
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +24,12 @@ def write_csv(tmp_path):
         return str(path)
 
     return write
+
+
+@pytest.fixture
+def prometheus(monkeypatch):
+    """A fake Prometheus on 127.0.0.1 (tests/fake_prometheus.py) and KFP_POD_NAME: its URL."""
+    FakePrometheus.answer, FakePrometheus.status, FakePrometheus.queries = vector(7200.0), 200, []
+    monkeypatch.setenv(kepler.POD_NAME_ENV_VAR, POD)
+    with local_http_server(FakePrometheus) as url:
+        yield url

@@ -13,8 +13,15 @@ codecarbon is imported only inside :func:`energy_meter`, so importing this modul
 from codecarbon's bundled per-country data for the country resolved by
 :func:`resolve_country`.
 
+Attribution. codecarbon meters the whole node; the reading's energy is the process's
+share of it, with a low/high bound from the method, and the node's figure beside it
+(:mod:`energy_attribution` has the formulas; ``GREENKFP_CPU_TDP_W`` and
+``GREENKFP_MEMORY_SHARE`` set what an estimate cannot know).
+
 Files. Everything codecarbon writes goes under ``<output_dir>/codecarbon/``:
-``emissions.csv`` (one row per metered block, appended), ``codecarbon.log`` (its logger,
+``emissions.csv`` (one row per metered block, appended), ``boamps_report_<run id>.json``
+(codecarbon's BoAmps report of the block, node figures; without task context, which
+codecarbon cannot know, it lacks BoAmps's task fields), ``codecarbon.log`` (its logger,
 INFO and above) and ``.energy.lock``. Nothing is written to the working directory.
 
 Concurrency. codecarbon 3.3.2 guards against concurrent trackers with one global lock
@@ -38,7 +45,14 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, Iterator
 
+from greenkfp.components._shared.energy_attribution import (
+    ProcessSampler,
+    attribute_reading,
+    resolve_cpu_tdp,
+    resolve_memory_share,
+)
 from greenkfp.components._shared.energy_reading import (
+    BOAMPS_FILE_PREFIX,
     CODECARBON_SUBDIR,
     COUNTRY_ENV_VAR,
     DEFAULT_COUNTRY_ISO_CODE,
@@ -55,6 +69,7 @@ if TYPE_CHECKING:
     from codecarbon.emissions_tracker import BaseEmissionsTracker
 
 __all__ = [
+    "BOAMPS_FILE_PREFIX",
     "CODECARBON_SUBDIR",
     "COUNTRY_ENV_VAR",
     "DEFAULT_COUNTRY_ISO_CODE",
@@ -228,6 +243,8 @@ def energy_meter(
     online: bool = False,
     project_name: str = "greenkfp",
     measure_power_secs: float = 5.0,
+    cpu_tdp_w: float | None = None,
+    memory_share: float | None = None,
 ) -> Iterator[EnergyReading]:
     """Meters the energy and emissions of the enclosed block with codecarbon.
 
@@ -249,8 +266,13 @@ def energy_meter(
     ``RuntimeWarning`` is issued. In a VM without ``/sys/class/powercap`` expect
     ``cpu_load_estimate``.
 
-    The carbon intensity is emissions / energy when energy is positive, else the
-    intensity codecarbon applies to the country (region), else 0.
+    codecarbon meters the node; the reading holds the process's share (``energy_kwh``
+    and its parts), its bound (``energy_kwh_low``, ``energy_kwh_high``) and the node's
+    figure (``node_energy_kwh``), see :mod:`energy_attribution`.
+
+    The carbon intensity is codecarbon's node emissions / node energy when that energy is
+    positive, else the intensity codecarbon applies to the country (region), else 0; the
+    emissions are the process's energy times that intensity.
 
     codecarbon's console output is limited to errors; its log (INFO and above) goes to
     ``<output_dir>/codecarbon/codecarbon.log`` and its rows to
@@ -266,14 +288,18 @@ def energy_meter(
         online: Use codecarbon's online tracker (network) instead of the offline one.
         project_name: Project name written in ``emissions.csv``.
         measure_power_secs: Seconds between power measurements.
+        cpu_tdp_w: The node's CPU TDP in watts for estimates, or None: then
+            ``GREENKFP_CPU_TDP_W``, else codecarbon's.
+        memory_share: The share of the node's memory to charge, or None: then
+            ``GREENKFP_MEMORY_SHARE``, else the process tree's mean RSS / node memory.
 
     Yields:
         An :class:`EnergyReading`, filled when the block exits, also when it raises (the
         exception then propagates).
 
     Raises:
-        ValueError: Bad country code, bad ``measure_power_secs`` or a non-local
-            ``output_dir``, before anything is measured.
+        ValueError: Bad country code, bad ``measure_power_secs``, a TDP or memory share
+            out of range, or a non-local ``output_dir``, before anything is measured.
         ImportError: codecarbon is not installed.
     """
     if "://" in output_dir:
@@ -281,6 +307,8 @@ def energy_meter(
     if not measure_power_secs > 0:
         raise ValueError(f"measure_power_secs={measure_power_secs!r} must be positive")
     country = resolve_country(country_iso_code)
+    tdp = resolve_cpu_tdp(cpu_tdp_w)
+    share = resolve_memory_share(memory_share)
     region_value = (region or "").strip()
 
     cc_dir = codecarbon_dir(os.path.abspath(output_dir))
@@ -307,7 +335,7 @@ def energy_meter(
             "measure_power_secs": float(measure_power_secs),
             "output_dir": cc_dir,
             "output_file": EMISSIONS_FILE_NAME,
-            "output_methods": [OutputMethod.CSV],
+            "output_methods": [OutputMethod.CSV, OutputMethod.BOAMPS],
             "on_csv_write": "append",
             # Never codecarbon's global lock in <tempdir>: see the module docstring.
             "allow_multiple_runs": True,
@@ -334,15 +362,22 @@ def energy_meter(
         cc_logger.setLevel(logging.INFO)
         _quiet_console_handlers(cc_logger)
 
+        sampler = ProcessSampler()
         tracker.start()
+        sampler.start()
         started = time.perf_counter()
         try:
             yield reading
         finally:
             wall_s = time.perf_counter() - started
-            with _dir_lock(os.path.join(cc_dir, LOCK_FILE_NAME)):
+            usage = sampler.stop()
+            with _dir_lock(os.path.join(cc_dir, LOCK_FILE_NAME)), warnings.catch_warnings():
+                # BoAmps without task context: said once in the module docstring.
+                warnings.filterwarnings("ignore", message="No BoAmps task context")
                 tracker.stop()
             _fill(reading, tracker, country=country, region=region_value, wall_s=wall_s)
+            hardware = list(getattr(tracker, "_hardware", []) or [])
+            attribute_reading(reading, hardware, usage, tdp_w=tdp, memory_share=share)
             if reading.energy_method == "unavailable":
                 warnings.warn(
                     f"codecarbon produced no reading; see {os.path.join(cc_dir, LOG_FILE_NAME)}",

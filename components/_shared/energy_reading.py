@@ -12,7 +12,7 @@ import importlib.util
 import json
 import os
 import re
-from typing import Any
+from typing import Any, Optional
 
 from greenkfp.components._shared.step_keys import ENERGY_KEYS, ENERGY_METADATA_KEYS
 
@@ -26,6 +26,8 @@ CODECARBON_SUBDIR = "codecarbon"
 EMISSIONS_FILE_NAME = "emissions.csv"
 LOG_FILE_NAME = "codecarbon.log"
 LOCK_FILE_NAME = ".energy.lock"
+BOAMPS_FILE_PREFIX = "boamps_report_"
+"""codecarbon's BoAmps report of a block: ``boamps_report_<run id>.json``."""
 
 ENERGY_METHODS = frozenset(
     {
@@ -56,10 +58,11 @@ class EnergyReading:
 
     Attributes:
         duration_s: Seconds between the tracker's start and stop.
-        energy_kwh: Total energy (CPU + GPU + RAM), in kWh.
-        cpu_energy_kwh: CPU energy, in kWh.
+        energy_kwh: The process's energy (CPU + GPU + RAM), in kWh: its share of the node's
+            (see :mod:`energy_attribution` for the formulas).
+        cpu_energy_kwh: The process's CPU energy, in kWh.
         gpu_energy_kwh: GPU energy, in kWh (0 without a metered GPU).
-        ram_energy_kwh: RAM energy, in kWh (always a model estimate in codecarbon).
+        ram_energy_kwh: The process's RAM energy, in kWh (its share of a model estimate).
         emissions_kg_co2eq: Emissions, in kg CO2-equivalent.
         carbon_intensity_g_per_kwh: Grid carbon intensity applied, in g CO2eq per kWh.
         country_iso_code: ISO 3166-1 alpha-3 code of the grid's country.
@@ -67,6 +70,29 @@ class EnergyReading:
         energy_method: How the energy was obtained, see :func:`energy_meter`.
         cpu_model: CPU model that codecarbon detected.
         gpu_model: GPU model(s) that codecarbon detected, ``""`` when none.
+        energy_kwh_low: Low bound of ``energy_kwh`` that follows from the method.
+        energy_kwh_high: High bound of ``energy_kwh`` that follows from the method.
+        node_energy_kwh: codecarbon's figure for the whole node over the same time.
+        cpu_share: The process tree's share of the node's busy CPU time, 0 to 1.
+        memory_share: The share of the node's memory charged to the process, 0 to 1.
+        cpu_tdp_w: The CPU TDP an estimate priced, in W (0 when counters were read).
+        kepler_energy_kwh: Kepler's CPU energy for the step's pod over the same window,
+            in kWh; None when no cross-check was made or Kepler did not answer.
+        cpu_tdp_source: Where ``cpu_tdp_w`` came from.
+        kepler_status: ``ok``, or why ``kepler_energy_kwh`` is missing.
+        emissions_kg_co2eq_annual_average: The emissions at codecarbon's annual average
+            (what ``emissions_kg_co2eq`` is when no provider priced the step). This and
+            the fields below stay None until ``grid_intensity.price_reading`` (called by
+            ``metered_step``) fills them.
+        carbon_intensity_annual_average_g_per_kwh: That annual average, g CO2eq/kWh.
+        emissions_kg_co2eq_best_window: The emissions in the cleanest window of the same
+            length that the provider's data held; None when no provider priced the step.
+        carbon_intensity_best_window_g_per_kwh: That window's mean intensity, or None.
+        carbon_intensity_source: What priced ``emissions_kg_co2eq``: the provider, or
+            ``annual average (<country>)``.
+        carbon_intensity_location: The provider's location asked for.
+        carbon_intensity_note: Why the annual average was used, ``""`` when it was not.
+        best_window_start: When the best window starts (ISO 8601).
     """
 
     duration_s: float = 0.0
@@ -81,18 +107,39 @@ class EnergyReading:
     energy_method: str = ""
     cpu_model: str = ""
     gpu_model: str = ""
+    energy_kwh_low: float = 0.0
+    energy_kwh_high: float = 0.0
+    node_energy_kwh: float = 0.0
+    cpu_share: float = 0.0
+    memory_share: float = 0.0
+    cpu_tdp_w: float = 0.0
+    kepler_energy_kwh: Optional[float] = None
+    cpu_tdp_source: str = ""
+    kepler_status: str = ""
+    # The grid intensity that priced the emissions (components/_shared/grid_intensity.py).
+    # None until priced; the best window stays None when no provider priced the step.
+    emissions_kg_co2eq_annual_average: Optional[float] = None
+    carbon_intensity_annual_average_g_per_kwh: Optional[float] = None
+    emissions_kg_co2eq_best_window: Optional[float] = None
+    carbon_intensity_best_window_g_per_kwh: Optional[float] = None
+    carbon_intensity_source: Optional[str] = None
+    carbon_intensity_location: Optional[str] = None
+    carbon_intensity_note: Optional[str] = None
+    best_window_start: Optional[str] = None
 
     def metrics(self) -> dict[str, float]:
-        """Returns the numeric fields (``step_keys.ENERGY_KEYS``), for a KFP ``Metrics``."""
-        return {name: float(getattr(self, name)) for name in ENERGY_KEYS}
+        """Returns the numeric fields (``step_keys.ENERGY_KEYS``) that have a value."""
+        values = {name: getattr(self, name) for name in ENERGY_KEYS}
+        return {name: float(value) for name, value in values.items() if value is not None}
 
     def metadata(self) -> dict[str, str]:
-        """Returns the descriptive fields (``step_keys.ENERGY_METADATA_KEYS``) as strings."""
-        return {name: str(getattr(self, name)) for name in ENERGY_METADATA_KEYS}
+        """Returns the known descriptive fields (``step_keys.ENERGY_METADATA_KEYS``) as strings."""
+        values = {name: getattr(self, name) for name in ENERGY_METADATA_KEYS}
+        return {name: str(value) for name, value in values.items() if value is not None}
 
     def to_dict(self) -> dict[str, Any]:
-        """Returns every field, numbers and strings."""
-        return dataclasses.asdict(self)
+        """Returns every known field, numbers and strings (None ones left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
 def codecarbon_dir(output_dir: str) -> str:

@@ -9,7 +9,12 @@ import html
 import math
 from typing import Mapping, Sequence
 
-from greenkfp.components._shared.step_keys import ENERGY_FIGURES
+from greenkfp.components._shared.step_keys import (
+    ALL_ENERGY_FIGURES,
+    ENERGY_BOUND_KEYS,
+    KEPLER_ENERGY,
+    NODE_ENERGY,
+)
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;
@@ -92,20 +97,81 @@ def tiles(items: Sequence[tuple[str, object]]) -> str:
 
 
 def energy_rows(energy: Mapping[str, object]) -> list[tuple[str, object]]:
-    """A step's energy reading as (label, value) rows: its figures, then how and where.
+    """A step's ``EnergyReading.to_dict()`` as (label, value) rows: figures, bound, how, where."""
+    rows = [(f.heading, energy[f.key]) for f in ALL_ENERGY_FIGURES if energy.get(f.key) is not None]
+    rows.append(("method", energy.get("energy_method")))
+    for key, label in (("cpu_tdp_source", "CPU TDP from"), ("kepler_status", "Kepler check")):
+        if energy.get(key):
+            rows.append((label, energy[key]))
+    rows.append(
+        ("country / region", f"{energy.get('country_iso_code')} {energy.get('region') or ''}")
+    )
+    return rows
 
-    Args:
-        energy: ``EnergyReading.to_dict()`` of the step.
-    """
-    return [(f.heading, energy[f.key]) for f in ENERGY_FIGURES if f.key in energy] + [
-        ("method", energy.get("energy_method")),
-        ("country / region", f"{energy.get('country_iso_code')} {energy.get('region') or ''}"),
-    ]
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return float(value)
 
 
-def energy_table(energy: Mapping[str, object]) -> str:
-    """Returns a step's energy reading as a two-column table (:func:`energy_rows`)."""
-    return table(["", ""], energy_rows(energy))
+def _energy_sentence(energy: Mapping[str, object]) -> str:
+    """Says how a step's energy was obtained, its bound, its share of the node, and Kepler's."""
+    method = str(energy.get("energy_method") or "")
+    parts = [p for p in method.split("+") if p]
+    code = f"<code>{esc(method)}</code>" if method else "not given"
+    if not parts or parts[0] in ("unavailable", "unknown"):
+        text = f"Energy could not be measured (method {code}); the figures are not a measurement."
+    elif parts[0].endswith("_estimate"):
+        text = (
+            f"Energy is <b>an estimate, not a measurement</b> (method {code}): no readable "
+            "power counter was found, so CPU power is modelled from the CPU's TDP"
+            + (" and load" if parts[0] == "cpu_load_estimate" else "")
+            + "."
+            + (f" GPU energy was measured ({esc('+'.join(parts[1:]))})." if parts[1:] else "")
+        )
+    else:
+        text = f"Energy was measured with hardware power counters (method {code})."
+    text += " RAM energy is always a model estimate."
+    value, low, high = (_number(energy.get(k)) for k in ("energy_kwh", *ENERGY_BOUND_KEYS))
+    if value is not None and low is not None and high is not None:
+        text += f" {fmt(value)} kWh, between {fmt(low)} and {fmt(high)} kWh given the method."
+    node, cpu, memory = (_number(energy.get(k)) for k in (NODE_ENERGY, "cpu_share", "memory_share"))
+    if node is not None and cpu is not None and memory is not None:
+        text += (
+            f" It is the step's own share of the node ({cpu:.0%} of its busy CPU time, "
+            f"{memory:.1%} of its memory); the whole node used {fmt(node)} kWh."
+        )
+    kepler_kwh = _number(energy.get(KEPLER_ENERGY))
+    if kepler_kwh is not None:
+        text += f" Kepler counted {fmt(kepler_kwh)} kWh of CPU energy for the step's pod."
+    elif energy.get("kepler_status"):
+        text += f" Kepler cross-check: {esc(energy['kepler_status'])}."
+    if "emissions_kg_co2eq" in energy:
+        place = esc(
+            " / ".join(str(energy[k]) for k in ("country_iso_code", "region") if energy.get(k))
+            or "the configured grid"
+        )
+        text += f" Emissions are energy times the carbon intensity of {place}."
+    return f'<p class="kv">{text}</p>'
+
+
+def energy_section(energy: Mapping[str, object]) -> str:
+    """A step's energy in every report: what it rests on, its rows, and its parts as bars."""
+    if not energy:
+        return '<div class="kv">no energy reading</div>'
+    split = [(k, _number(energy.get(f"{k}_energy_kwh"))) for k in ("cpu", "gpu", "ram")]
+    split = [(k, v) for k, v in split if v is not None]
+    chart = ""
+    if split and sum(v for _, v in split) > 0:
+        chart = "<h3>Energy by part (kWh)</h3>" + bar_chart(
+            [k for k, _ in split], [v for _, v in split], width=360
+        )
+    rows = table(["", ""], energy_rows(energy))
+    return (
+        _energy_sentence(energy)
+        + f'<div class="grid"><div>{rows}</div><div style="padding-top:6px">{chart}</div></div>'
+    )
 
 
 def bar_chart(

@@ -6,10 +6,12 @@ so local work does not pay its import time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
-from typing import IO, TYPE_CHECKING, Any, Optional
+import uuid
+from typing import IO, TYPE_CHECKING, Any, Iterator, Optional
 
 from greenkfp.components._shared.errors import InputError
 
@@ -107,13 +109,33 @@ def sha256_of(uri: str) -> str:
     return digest.hexdigest()
 
 
-def write_bytes(uri: str, data: bytes) -> None:
-    """Writes a whole file, creating its folder; a local file is synced to disk."""
-    if is_local(uri):
-        with open_uri(uri, "wb") as f:
-            f.write(data)
+@contextlib.contextmanager
+def _replaced_whole(uri: str, mode: str) -> Iterator[IO]:
+    """Opens a temporary file beside a local ``uri`` that replaces it once written and synced.
+
+    A process stopped while writing (SIGTERM, a full disk) leaves the old file or none,
+    never half of one; the temporary file is removed on an exception.
+    """
+    path = _local_path(uri)
+    makedirs(_parent(uri))
+    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(temporary, mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Writes a whole file, creating its folder; a local file is synced and replaced whole."""
+    if is_local(uri):
+        with _replaced_whole(uri, "wb") as f:
+            f.write(data)
         return
     gfile = _gfile()
     gfile.makedirs(_parent(uri))  # some file systems (ram://) list only folders made so
@@ -242,6 +264,9 @@ def read_dataset(path: str) -> pd.DataFrame:
 
 
 def write_dataset(df: pd.DataFrame, path: str) -> None:
-    """Writes the canonical dataset format: comma-separated, header, empty = missing."""
-    with open_uri(path, "w") as f:
+    """Writes the canonical dataset format: comma-separated, header, empty = missing.
+
+    A local dataset is replaced whole (see :func:`write_bytes`).
+    """
+    with _replaced_whole(path, "w") if is_local(path) else open_uri(path, "w") as f:
         df.to_csv(f, index=False)

@@ -43,16 +43,64 @@ ENERGY_FIGURES = (
     Figure("carbon_intensity_g_per_kwh", "carbon intensity", "g CO2eq/kWh"),
     Figure("duration_s", "duration", "s"),
 )
-"""The numbers every step logs to its Metrics (``EnergyReading.metrics()``), in report order."""
+"""The headline numbers every step logs to its Metrics (``EnergyReading.metrics()``)."""
 
-ENERGY_KEYS = tuple(f.key for f in ENERGY_FIGURES)
-"""The keys of :data:`ENERGY_FIGURES`."""
+ENERGY_LOW, ENERGY_HIGH = "energy_kwh_low", "energy_kwh_high"
+ENERGY_BOUND_KEYS = (ENERGY_LOW, ENERGY_HIGH)
+NODE_ENERGY = "node_energy_kwh"
+KEPLER_ENERGY = "kepler_energy_kwh"
 
-ENERGY_METADATA_KEYS = ("energy_method", "country_iso_code", "region", "cpu_model", "gpu_model")
+ENERGY_DETAIL_FIGURES = (
+    Figure(ENERGY_LOW, "energy, low bound", "kWh"),
+    Figure(ENERGY_HIGH, "energy, high bound", "kWh"),
+    Figure(NODE_ENERGY, "energy of the whole node", "kWh"),
+    Figure("cpu_share", "share of the node's busy CPU time"),
+    Figure("memory_share", "share of the node's memory"),
+    Figure("cpu_tdp_w", "CPU TDP of the estimate (0: counters)", "W"),
+    Figure(KEPLER_ENERGY, "Kepler: the pod's CPU energy", "kWh"),
+)
+"""What the headline energy rests on: its bound, the node's figure, the process's shares,
+the TDP, and Kepler's cross-check (logged only when Kepler answered)."""
+
+GRID_FIGURES = (
+    Figure("emissions_kg_co2eq_annual_average", "emissions at the annual average", "kg CO2eq"),
+    Figure("carbon_intensity_annual_average_g_per_kwh", "annual average intensity", "g CO2eq/kWh"),
+    Figure("emissions_kg_co2eq_best_window", "emissions at the best window", "kg CO2eq"),
+    Figure("carbon_intensity_best_window_g_per_kwh", "best window intensity", "g CO2eq/kWh"),
+)
+"""Beside ``emissions_kg_co2eq`` (as run): the same energy at codecarbon's annual country
+average, and at the cleanest window of the step's length the provider's data held (only
+when a provider priced the step, see ``grid_intensity``)."""
+
+GRID_METADATA_KEYS = (
+    "carbon_intensity_source",
+    "carbon_intensity_location",
+    "carbon_intensity_note",
+    "best_window_start",
+)
+"""Which intensity priced the step, for which location, why not a provider's, and when the
+best window starts: strings in every step's artifact metadata."""
+
+ALL_ENERGY_FIGURES = (*ENERGY_FIGURES, *ENERGY_DETAIL_FIGURES, *GRID_FIGURES)
+"""The headline figures, the details, then the grid figures, in report order."""
+
+ENERGY_KEYS = tuple(f.key for f in ALL_ENERGY_FIGURES)
+"""The keys of :data:`ALL_ENERGY_FIGURES`."""
+
+ENERGY_METADATA_KEYS = (
+    "energy_method",
+    "country_iso_code",
+    "region",
+    "cpu_model",
+    "gpu_model",
+    "cpu_tdp_source",
+    "kepler_status",
+    *GRID_METADATA_KEYS,
+)
 """How, where and on what the energy was obtained: strings in every step's artifact metadata."""
 
 ENERGY_UNITS = {
-    **{f.key: f.unit for f in ENERGY_FIGURES},
+    **{f.key: f.unit for f in ALL_ENERGY_FIGURES},
     **dict.fromkeys(ENERGY_METADATA_KEYS, ""),
 }
 """Every energy field, numbers then descriptions, with its unit (``""`` for text)."""

@@ -93,23 +93,41 @@ class Measured(Protocol):
         """The candidate's figure ``key`` (one of :data:`OBJECTIVE_FIGURES`' values)."""
 
 
-def no_worse(candidate: Measured, base: Measured, objective: str) -> bool:
-    """Whether the candidate is at most the base on every figure of ``objective``."""
-    return all(candidate.figure(key) <= base.figure(key) for key in OBJECTIVE_FIGURES[objective])
+#: Objectives whose figures are measured (timed or metered), so carry run-to-run noise.
+MEASURED_OBJECTIVES = ("energy", "latency")
 
 
-def choose(candidates: Sequence[Measured], base: Measured, objective: str) -> tuple[Any, bool]:
+def pays(candidate: Measured, base: Measured, objective: str, margin: float) -> bool:
+    """Whether the candidate beats the base on ``objective`` by more than noise.
+
+    It must be at most ``base * (1 + margin)`` on every figure of the objective (no worse
+    beyond noise) and at most ``base * (1 - margin)`` on at least one (a saving beyond
+    noise). Sizes are exact, so the size objective uses no margin: smaller is a saving.
+    """
+    m = margin if objective in MEASURED_OBJECTIVES else 0.0
+    pairs = [(candidate.figure(k), base.figure(k)) for k in OBJECTIVE_FIGURES[objective]]
+    no_worse = all(c <= b * (1 + m) for c, b in pairs)
+    saves = any(c < b * (1 - m) or (m == 0 and c < b) for c, b in pairs)
+    return no_worse and saves
+
+
+def choose(
+    candidates: Sequence[Measured], base: Measured, objective: str, margin: float = 0.1
+) -> tuple[Any, bool]:
     """``auto``'s pick: the best compressed candidate that pays, else the float32 model.
 
-    A candidate is eligible when it is within budget and no worse than the base on every
-    figure of the objective (batch 1 and the serving batch); the eligible one with the
-    lowest figures wins. When none is, the float32 candidate (the base, converted without
-    compression) ships: it loses nothing and costs nothing more.
+    A candidate is eligible when it is within budget and :func:`pays` on the objective.
+    The best eligible one (lowest figures, batch 1 first) and every one within ``margin``
+    of it on every figure are tied (their difference is noise); the smallest of them
+    (gzipped bytes, then name) ships, so noise alone does not flip the choice. When none
+    is eligible, the float32 candidate (the base, converted without compression) ships:
+    it loses nothing and costs nothing more.
 
     Args:
         candidates: Every candidate tried; one must be named :data:`FLOAT32`.
         base: The base model's figures.
         objective: One of :data:`OBJECTIVE_FIGURES`.
+        margin: Relative run-to-run noise of measured figures (latency, energy).
 
     Returns:
         ``(chosen, fallback)``: ``fallback`` is True when the float32 model ships because
@@ -122,10 +140,13 @@ def choose(candidates: Sequence[Measured], base: Measured, objective: str) -> tu
     eligible = [
         c
         for c in candidates
-        if c.name != FLOAT32 and c.within_budget and no_worse(c, base, objective)
+        if c.name != FLOAT32 and c.within_budget and pays(c, base, objective, margin)
     ]
     if eligible:
-        return min(eligible, key=lambda c: tuple(c.figure(k) for k in keys)), False
+        m = margin if objective in MEASURED_OBJECTIVES else 0.0
+        best = min(eligible, key=lambda c: tuple(c.figure(k) for k in keys))
+        tied = [c for c in eligible if all(c.figure(k) <= best.figure(k) * (1 + m) for k in keys)]
+        return min(tied, key=lambda c: (c.figure("gzip_bytes"), c.name)), False
     fallback: Optional[Measured] = next((c for c in candidates if c.name == FLOAT32), None)
     if fallback is None:
         raise ValueError(f"no candidate pays and no {FLOAT32!r} candidate was tried")

@@ -32,6 +32,7 @@ def compress_model(
     region: str = "",
     objective: str = "energy",
     serving_batch_size: int = 64,
+    noise_margin: float = 0.1,
     decision: Optional[Input[Artifact]] = None,
 ):
     """Prunes and quantizes a trained model to TFLite, and measures both models.
@@ -56,10 +57,11 @@ def compress_model(
             and energy, the kept one marked.
         methods: In order, from prune, qat, then one of dynamic, int8, float16; or auto
             (the default): of float32, dynamic, int8, float16 and sparsity 0.5/0.7/0.8 x
-            int8/dynamic, the best on objective among those within budget and no worse
-            than the base; else the float32 model (fallback=1). A candidate is within
-            budget when its accuracy drop's exact 95% upper bound (paired, per row) is at
-            most max_accuracy_drop and its AUC drop at most max_auc_drop.
+            int8/dynamic, the smallest of the best on objective among those within
+            budget that beat the base beyond noise_margin; else the float32 model
+            (fallback=1). A candidate is within budget when its accuracy drop's exact 95%
+            upper bound (paired, per row) is at most max_accuracy_drop and its AUC drop at
+            most max_auc_drop.
         sparsity: Pruning target, in [0, 1).
         pruning_schedule: polynomial or constant.
         fine_tune_epochs: Epochs of fine-tuning for pruning and QAT.
@@ -76,6 +78,10 @@ def compress_model(
         objective: What auto minimises: energy (per 1,000 predictions), size (gzipped)
             or latency (p50).
         serving_batch_size: Rows per call of the serving batch, measured besides batch 1.
+        noise_margin: Relative run-to-run noise of latency and energy readings (0.1 =
+            10 %): auto ships a candidate only when it is no worse than the base beyond it
+            and better beyond it on one figure; candidates within it of the best tie, and
+            the smallest ships.
         decision: decide_retraining's decision; when it says not to retrain, the step
             writes "skipped" outputs and returns at once. Not given: the step runs.
     """
@@ -88,19 +94,22 @@ def compress_model(
     from greenkfp.components.compression.config import CompressionConfig
     from greenkfp.components.compression.report import render_compress_model
 
-    config = CompressionConfig(
-        methods=methods or ["auto"],
-        sparsity=sparsity,
-        schedule=pruning_schedule,
-        fine_tune_epochs=fine_tune_epochs,
-        max_accuracy_drop=max_accuracy_drop,
-        max_auc_drop=max_auc_drop,
-        representative_samples=representative_samples,
-        latency_runs=latency_runs,
-        threads=threads,
-        seed=seed,
-        objective=objective,
-        serving_batch_size=serving_batch_size,
+    config = CompressionConfig.from_inputs(
+        dict(
+            methods=methods,
+            sparsity=sparsity,
+            pruning_schedule=pruning_schedule,
+            fine_tune_epochs=fine_tune_epochs,
+            max_accuracy_drop=max_accuracy_drop,
+            max_auc_drop=max_auc_drop,
+            representative_samples=representative_samples,
+            latency_runs=latency_runs,
+            threads=threads,
+            seed=seed,
+            objective=objective,
+            serving_batch_size=serving_batch_size,
+            noise_margin=noise_margin,
+        )
     )
     with metered_step(step_dir(metrics), country_iso_code, region) as energy:
         outcome = task.run_compress_model(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 from greenkfp.components._shared.errors import InputError
 
@@ -24,6 +24,8 @@ PTQ_METHODS = (DYNAMIC, INT8, FLOAT16)
 #: Every method, in the order they combine.
 METHOD_ORDER = (PRUNE, QAT, *PTQ_METHODS)
 SCHEDULES = ("polynomial", "constant")
+#: ``compress_model``'s inputs whose setting has another name.
+INPUT_SETTINGS = {"pruning_schedule": "schedule"}
 
 
 @dataclasses.dataclass
@@ -48,6 +50,10 @@ class CompressionConfig:
         objective: What ``auto`` minimises among candidates within budget and no worse
             than the base model: ``energy`` (per 1,000 predictions), ``size`` (gzipped)
             or ``latency`` (p50).
+        noise_margin: Relative run-to-run noise of latency and energy readings: ``auto``
+            counts a candidate as paying only when it is no worse than the base beyond
+            this margin on every figure of the objective and better beyond it on one,
+            and treats candidates within it of the best as tied (the smallest ships).
         serving_batch_size: The serving batch at which latency and energy are measured
             besides batch 1.
         auto_sparsities: Sparsities ``auto`` tries with each of ``auto_quantizations``
@@ -75,6 +81,7 @@ class CompressionConfig:
     budget_alpha: float = 0.05
     objective: str = "energy"
     serving_batch_size: int = 64
+    noise_margin: float = 0.1
     auto_sparsities: list[float] = dataclasses.field(default_factory=lambda: [0.5, 0.7, 0.8])
     auto_quantizations: list[str] = dataclasses.field(default_factory=lambda: [INT8, DYNAMIC])
     latency_runs: int = 300
@@ -95,6 +102,8 @@ class CompressionConfig:
             _check_positive_int(name, getattr(self, name))
         if self.objective not in OBJECTIVES:
             raise InputError(f"unknown objective {self.objective!r}; use one of {OBJECTIVES}")
+        if not 0 <= float(self.noise_margin) < 0.5:
+            raise InputError(f"noise_margin must be in [0, 0.5), got {self.noise_margin}")
         if not 0 < float(self.budget_alpha) < 0.5:
             raise InputError(f"budget_alpha must be in (0, 0.5), got {self.budget_alpha}")
         if not 0 <= float(self.energy_min_seconds) <= 600:
@@ -125,6 +134,18 @@ class CompressionConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise InputError(f"unknown compression settings {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_inputs(cls, inputs: Mapping[str, Any]) -> CompressionConfig:
+        """Builds a config from ``compress_model``'s parameter inputs, ignoring the others.
+
+        Empty ``methods`` mean ``auto``; ``pruning_schedule`` is the ``schedule``.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {INPUT_SETTINGS.get(k, k): v for k, v in inputs.items()}
+        values = {k: v for k, v in values.items() if k in known}
+        values["methods"] = values.get("methods") or [AUTO]
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

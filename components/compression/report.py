@@ -106,7 +106,7 @@ def render_compress_model(outcome: CompressionOutcome, energy: dict[str, Any]) -
             html.section("Outcome", headline, selection),
             html.section("Base and compressed, side by side", side_by_side, notes),
             html.section(f"Candidates ({budget})", *charts, candidates),
-            html.section("Energy and carbon of this step", html.energy_table(energy)),
+            html.section("Energy and carbon of this step", html.energy_section(energy)),
         ],
         subtitle=f"methods: {', '.join(outcome.metadata.get('methods', []))}",
     )

@@ -242,7 +242,7 @@ def run_compress_model(
             cand = build(methods, sparsity, pruned_by_sparsity.get(sparsity))
             candidates.append(cand)
             log(f"candidate {i}/{len(grid)} {_describe(cand)}")
-        chosen, fallback = budget.choose(candidates, base, config.objective)
+        chosen, fallback = budget.choose(candidates, base, config.objective, config.noise_margin)
         selection = _selection(chosen, fallback, config.objective)
     else:
         sparsity = config.sparsity if PRUNE in config.methods else 0.0
@@ -292,10 +292,14 @@ def _selection(chosen: Candidate, fallback: bool, objective: str) -> str:
     """Why ``auto`` kept ``chosen``, in one sentence."""
     if fallback:
         return (
-            f"fallback: no compressed candidate was within the quality budget and no worse "
-            f"than the base on {objective}; the float32 model ships (no compression)"
+            f"fallback: no compressed candidate was within the quality budget and better "
+            f"than the base on {objective} beyond measurement noise; the float32 model "
+            f"ships (no compression)"
         )
-    return f"best on {objective} among candidates within budget and no worse than the base"
+    return (
+        f"smallest of the best on {objective} among candidates within budget that beat "
+        f"the base beyond measurement noise"
+    )
 
 
 def _describe(cand: Candidate) -> str:

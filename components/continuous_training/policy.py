@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.retrain_decision import POLICIES
@@ -33,6 +33,21 @@ class Thresholds:
     jensen_shannon: float = 0.1
     l_infinity: float = 0.1
     max_quality_drop: float = 0.02
+
+    #: Each threshold's ``decide_retraining`` input.
+    INPUTS: ClassVar[dict[str, str]] = {
+        "psi": "psi_threshold",
+        "ks_p_value": "ks_p_value",
+        "ks_min_statistic": "ks_min_statistic",
+        "jensen_shannon": "numeric_drift_threshold",
+        "l_infinity": "categorical_drift_threshold",
+        "max_quality_drop": "max_quality_drop",
+    }
+
+    @classmethod
+    def from_inputs(cls, inputs: Mapping[str, Any]) -> Thresholds:
+        """The thresholds ``decide_retraining``'s inputs give; others keep their defaults."""
+        return cls(**{field: inputs[name] for field, name in cls.INPUTS.items() if name in inputs})
 
     def __post_init__(self) -> None:
         for name in ("ks_p_value", "ks_min_statistic", "jensen_shannon", "l_infinity"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from greenkfp.components._shared.html import energy_table, esc, fmt, page, section, table, tiles
+from greenkfp.components._shared.html import energy_section, esc, fmt, page, section, table, tiles
 from greenkfp.components._shared.retrain_decision import energy_avoided_kwh
 from greenkfp.components.continuous_training.task import DecisionOutcome
 
@@ -107,6 +107,6 @@ def render_decide_retraining(
             )
         )
     body.append(section("Thresholds", table(["", ""], sorted(outcome.thresholds.items()))))
-    body.append(section("Energy and carbon of this step", energy_table(energy)))
+    body.append(section("Energy and carbon of this step", energy_section(energy)))
     subtitle = f"{outcome.model_name} in {outcome.registry_uri or '(no registry)'}"
     return page(f"Retraining decision: {verdict}", body, subtitle)

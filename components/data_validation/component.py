@@ -28,6 +28,8 @@ def import_csv(
     split_seed: int = 42,
     country_iso_code: str = "",
     region: str = "",
+    encoding: str = "utf-8",
+    mixed_numeric: str = "error",
 ):
     """Reads CSV data (local path or gs://), checks it and writes train and eval datasets.
 
@@ -52,12 +54,24 @@ def import_csv(
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
             GREENKFP_COUNTRY, then USA.
         region: Grid region within the country, optional.
+        encoding: Text encoding of the files, decoded strictly (a byte order mark
+            overrides it); a bad byte fails naming the file, line and byte.
+        mixed_numeric: A column numeric in most rows but holding text in others: "error"
+            fails naming the column and values; "missing" reads those cells as missing.
     """
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
     from greenkfp.components.data_validation import task
     from greenkfp.components.data_validation.ingest import CsvOptions
 
-    options = CsvOptions(delimiter, has_header, column_names, missing_values, trim_whitespace)
+    options = CsvOptions(
+        delimiter,
+        has_header,
+        column_names,
+        missing_values,
+        trim_whitespace,
+        encoding=encoding,
+        mixed_numeric=mixed_numeric,
+    )
     with metered_step(step_dir(metrics), country_iso_code, region) as energy:
         outcome = task.run_import_csv(
             data_uri=data_uri,

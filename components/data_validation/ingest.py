@@ -6,6 +6,7 @@ CSV options are given once, here, as TFX's CsvExampleGen takes them.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ class CsvOptions:
         missing_values: Strings that mean a missing value (after trimming).
             ``None`` means :data:`DEFAULT_MISSING_VALUES`.
         trim_whitespace: Strip spaces around every value and column name.
+        encoding: The file's text encoding, decoded strictly; a byte order mark (UTF-8,
+            UTF-16) overrides it.
+        mixed_numeric: A column numeric in most rows but holding text in others:
+            ``"error"`` stops, naming the column and the text; ``"missing"`` reads those
+            text cells as missing.
     """
 
     delimiter: str = ","
@@ -36,24 +42,105 @@ class CsvOptions:
     column_names: Optional[list[str]] = None
     missing_values: Optional[list[str]] = None
     trim_whitespace: bool = True
+    encoding: str = "utf-8"
+    mixed_numeric: str = "error"
 
     def __post_init__(self) -> None:
         if len(self.delimiter) != 1:
             raise InputError(f"delimiter must be one character, got {self.delimiter!r}")
         if not self.has_header and not self.column_names:
             raise InputError("has_header=False needs column_names")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise InputError(f"unknown encoding {self.encoding!r}") from None
+        if self.mixed_numeric not in MIXED_NUMERIC_CHOICES:
+            raise InputError(
+                f"mixed_numeric must be one of {MIXED_NUMERIC_CHOICES}, got {self.mixed_numeric!r}"
+            )
 
 
-def _to_numeric_where_possible(df: pd.DataFrame) -> pd.DataFrame:
-    """Turns columns whose every present value is a number into numeric columns."""
+MIXED_NUMERIC_CHOICES = ("error", "missing")
+#: Byte order marks and the encodings they announce (UTF-32 before UTF-16: it starts alike).
+BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+#: Field separators a header written with another one is checked for.
+COMMON_DELIMITERS = (",", ";", "\t", "|")
+
+
+def decode_text(data: bytes, uri: str, encoding: str = "utf-8") -> str:
+    """Decodes a text file strictly: a byte order mark decides, else ``encoding``.
+
+    Raises:
+        InputError: A binary file (NUL bytes without a UTF-16/32 mark), or bytes that are
+            not valid in the encoding; the message names the file, line and byte.
+    """
+    for bom, announced in BOMS:
+        if data.startswith(bom):
+            data, encoding = data[len(bom) :], announced
+            break
+    else:
+        if b"\x00" in data[:8192]:
+            raise InputError(
+                f"{uri} looks like a binary file, not CSV text (NUL byte at offset {data.index(0)})"
+            )
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise InputError(
+            f"{uri} is not valid {encoding}: line {line}, column {column} (byte {e.start}) "
+            f"holds 0x{data[e.start]:02x}; give its encoding, e.g. encoding='latin-1' "
+            f"(greenkfp run --encoding latin-1)"
+        ) from None
+
+
+def _check_delimiter(header: list[str], uri: str, delimiter: str) -> None:
+    """Fails on a one-column header that another common delimiter splits."""
+    if len(header) != 1:
+        return
+    for other in COMMON_DELIMITERS:
+        if other != delimiter and other in header[0]:
+            fields = len(header[0].split(other))
+            raise InputError(
+                f"{uri}: the header is one column with delimiter {delimiter!r} but looks "
+                f"{other!r}-separated ({fields} fields): set delimiter={other!r} "
+                f"(greenkfp run --delimiter {other!r})"
+            )
+
+
+def _to_numeric_where_possible(df: pd.DataFrame, uri: str, mixed_numeric: str) -> pd.DataFrame:
+    """Turns columns whose present values are numbers into numeric columns.
+
+    A column numeric in more than half of its present values but not in all is never
+    silently read as text: an error names it (``mixed_numeric="error"``), or its text
+    cells become missing (``"missing"``).
+    """
     out = df.copy()
     for column in out.columns:
         present = out[column].dropna()
         if present.empty:
             continue
         converted = pd.to_numeric(present, errors="coerce")
-        if converted.notna().all():
+        text = present[converted.isna()]
+        if text.empty:
             out[column] = pd.to_numeric(out[column])
+        elif len(text) < len(present) / 2:
+            if mixed_numeric == "error":
+                examples = sorted(set(text.tolist()))
+                raise InputError(
+                    f"{uri}: column {column!r} is numeric in {len(present) - len(text)} of "
+                    f"{len(present)} rows but holds text in {len(text)}, e.g. "
+                    f"{examples[:5]}; fix those cells, add them to missing_values "
+                    f"(--missing-values), or set mixed_numeric='missing'"
+                )
+            out[column] = pd.to_numeric(out[column], errors="coerce")
     return out
 
 
@@ -68,11 +155,12 @@ def read_csv(uri: str, options: Optional[CsvOptions] = None) -> pd.DataFrame:
         The data, missing values as NaN.
 
     Raises:
-        InputError: The file is missing, empty, has no data rows, repeats a column
-            name or has rows with the wrong number of fields.
+        InputError: The file is missing, binary, not valid in its encoding, empty, has
+            no data rows, repeats a column name, has a header in another delimiter, rows
+            with the wrong number of fields, or a mostly numeric column holding text.
     """
     options = options or CsvOptions()
-    text = uri_io.read_bytes(uri).decode("utf-8-sig", errors="replace")
+    text = decode_text(uri_io.read_bytes(uri), uri, options.encoding)
     if not text.strip():
         raise InputError(f"file is empty: {uri}")
     rows = [row for row in csv.reader(io.StringIO(text), delimiter=options.delimiter) if row]
@@ -81,6 +169,7 @@ def read_csv(uri: str, options: Optional[CsvOptions] = None) -> pd.DataFrame:
         header = list(options.column_names)
     if options.trim_whitespace:
         header = [name.strip() for name in header]
+    _check_delimiter(header, uri, options.delimiter)
     duplicates = sorted({c for c in header if header.count(c) > 1})
     if duplicates or "" in header:
         raise InputError(f"{uri}: duplicate or empty column names in header {header}")
@@ -99,16 +188,22 @@ def read_csv(uri: str, options: Optional[CsvOptions] = None) -> pd.DataFrame:
         uri_io.DEFAULT_MISSING_VALUES if options.missing_values is None else options.missing_values
     )
     df = df.mask(df.isin(list(missing)))
-    return _to_numeric_where_possible(df)
+    return _to_numeric_where_possible(df, uri, options.mixed_numeric)
 
 
 def require_columns(df: pd.DataFrame, required: Sequence[str], source: str) -> None:
     """Raises :class:`InputError` naming every required column that ``df`` lacks."""
-    absent = [c for c in required if c and c not in df.columns]
+    absent = [c for c in dict.fromkeys(required) if c and c not in df.columns]
     if absent:
         raise InputError(
             f"{source} lacks required column(s) {absent}; its columns are {list(df.columns)}"
         )
+
+
+def check_eval_fraction(eval_fraction: float) -> None:
+    """Raises :class:`InputError` unless the eval share is strictly between 0 and 1."""
+    if not 0.0 < eval_fraction < 1.0:
+        raise InputError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
 
 
 def split_train_eval(
@@ -125,8 +220,7 @@ def split_train_eval(
     Returns:
         ``(train, eval)`` with fresh indexes.
     """
-    if not 0.0 < eval_fraction < 1.0:
-        raise InputError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
+    check_eval_fraction(eval_fraction)
     groups = [g for _, g in df.groupby(stratify_column, dropna=False)] if stratify_column else [df]
     eval_parts = [g.sample(frac=eval_fraction, random_state=seed) for g in groups]
     eval_index = pd.Index([]).append([p.index for p in eval_parts])

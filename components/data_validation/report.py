@@ -96,7 +96,7 @@ def render_generate_statistics(outcome: StatisticsOutcome, energy: Mapping[str, 
         ),
         html.section("Features", html.table(["feature", "kind", "missing"], overview)),
         html.section("Distributions", f'<div class="grid">{"".join(cards)}</div>'),
-        html.section("Energy and carbon of this step", html.energy_table(energy)),
+        html.section("Energy and carbon of this step", html.energy_section(energy)),
     ]
     return html.page("Dataset statistics", body, subtitle=outcome.source)
 

@@ -100,11 +100,8 @@ def run_import_csv(
     Raises:
         InputError: A file that cannot be read as CSV, or a required column missing.
     """
-    required = list(
-        dict.fromkeys([label_column, *required_columns] if label_column else required_columns)
-    )
     data = ingest.read_csv(data_uri, options)
-    ingest.require_columns(data, required, data_uri)
+    ingest.require_columns(data, [label_column, *required_columns], data_uri)
     if eval_data_uri:
         train_df, eval_df = data, ingest.read_csv(eval_data_uri, options)
         ingest.require_columns(eval_df, list(train_df.columns), eval_data_uri)

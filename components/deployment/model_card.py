@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from greenkfp.components._shared.step_keys import (
+    ALL_ENERGY_FIGURES,
     BASELINE,
     COMPRESSION_BEFORE_AFTER,
     COMPRESSION_RATIOS,
     DELTA,
-    ENERGY_FIGURES,
     GAP,
     MAX_FAIRNESS_GAP,
     RATIO,
@@ -166,7 +166,7 @@ def render(facts: CardFacts) -> str:
     if training is None:
         out += ["No training metrics were given to the gate.", ""]
     else:
-        rows = [(f.heading, training[f.key]) for f in ENERGY_FIGURES if f.key in training]
+        rows = [(f.heading, training[f.key]) for f in ALL_ENERGY_FIGURES if f.key in training]
         out += _table(["", "training"], rows) if rows else ["Not recorded.", ""]
 
     out += ["## Compression", ""]

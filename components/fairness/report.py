@@ -13,7 +13,6 @@ from greenkfp.components._shared import html
 from greenkfp.components._shared.step_keys import (
     BASELINE,
     DELTA,
-    ENERGY_UNITS,
     GAP_METRICS,
     MAX_FAIRNESS_GAP,
     QUALITY_KEYS,
@@ -250,19 +249,6 @@ def _baseline_table(metrics: dict[str, float]) -> str:
     return html.table(["metric", "baseline", "candidate", "delta (candidate - baseline)"], rows)
 
 
-def _energy_table(energy: dict[str, Any]) -> str:
-    if not energy:
-        return '<div class="kv">no energy reading</div>'
-    rows = [[k, energy[k], unit] for k, unit in ENERGY_UNITS.items() if k in energy]
-    method = str(energy.get("energy_method") or "")
-    note = (
-        f'<p class="kv">Method <code>{html.esc(method or "not given")}</code>'
-        + (": an estimate, not a measurement" if method.split("+")[0].endswith("_estimate") else "")
-        + ". RAM energy is always a model estimate in codecarbon.</p>"
-    )
-    return note + html.table(["field", "value", "unit"], rows)
-
-
 def render_evaluate_fairness(outcome: FairnessOutcome, energy: dict[str, Any]) -> str:
     """Renders a fairness evaluation as a self-contained HTML page.
 
@@ -361,7 +347,7 @@ def render_evaluate_fairness(outcome: FairnessOutcome, energy: dict[str, Any]) -
     if base is not None:
         body.append(html.section("Baseline comparison", _baseline_table(m)))
         body.append(html.section("All slices (baseline)", _slice_table(base, settings.thresholds)))
-    body.append(html.section("Energy and carbon of this step", _energy_table(energy)))
+    body.append(html.section("Energy and carbon of this step", html.energy_section(energy)))
     facts = [
         ["label column", outcome.label_column],
         ["positive label", outcome.positive_label],

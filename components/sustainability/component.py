@@ -76,10 +76,8 @@ def sustainability_report(
         return
     from greenkfp.components._shared import io as uri_io
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
-    from greenkfp.components.sustainability.report import (
-        render_sustainability_report,
-        render_sustainability_summary,
-    )
+    from greenkfp.components.sustainability.report import render_sustainability_report
+    from greenkfp.components.sustainability.summary import render_sustainability_summary
     from greenkfp.components.sustainability.task import read_record, run_sustainability_report
 
     steps = {

@@ -1,4 +1,4 @@
-"""The sustainability report of a run, rendered: one HTML page and a Markdown summary.
+"""The sustainability report of a run, rendered as one HTML page (the summary: ``summary``).
 
 What it shows comes from ``task.py`` (:func:`~task.run_sustainability_report`); here it
 is only presented. The component writes both texts to its outputs.
@@ -13,6 +13,9 @@ from greenkfp.components._shared.step_keys import (
     COMPRESSION_BEFORE_AFTER,
     COMPRESSION_RATIOS,
     ENERGY_FIGURES,
+    ENERGY_HIGH,
+    ENERGY_LOW,
+    KEPLER_ENERGY,
 )
 from greenkfp.components.sustainability.task import EMBODIED_NOT_INCLUDED, RunFigures
 
@@ -35,11 +38,29 @@ def _opt(value: Any) -> Any:
     return "–" if value is None else value
 
 
+def bound_text(low: Optional[float], high: Optional[float]) -> str:
+    """An energy bound as ``low – high``, or a dash when unknown."""
+    if low is None or high is None:
+        return "–"
+    return f"{html.fmt(low)} – {html.fmt(high)}"
+
+
+def kepler_text(f: RunFigures) -> str:
+    """Kepler's total beside codecarbon's, or why there is none."""
+    if f.kepler_energy_kwh_total is None:
+        return "no Kepler figure (no Prometheus configured, or it did not answer)"
+    return f"{html.fmt(f.kepler_energy_kwh_total)} kWh over {f.kepler_steps} step(s)"
+
+
 def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str]:
     ran = [s for s in f.steps if s.ran]
     headline = html.tiles(
         [
             ("energy, total (kWh)", f.energy_kwh_total),
+            (
+                "energy bound, total (kWh)",
+                bound_text(f.energy_kwh_total_low, f.energy_kwh_total_high),
+            ),
             ("emissions, total (kg CO2eq)", f.emissions_kg_co2eq_total),
             ("duration, total (s)", f.duration_s_total),
             ("steps reported", f"{len(ran)} of {len(f.steps)}"),
@@ -50,14 +71,27 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
         "emissions_kg_co2eq": f.emissions_kg_co2eq_total,
         "duration_s": f.duration_s_total,
     }
+    extra = ["energy bound (kWh)", "Kepler, pod CPU (kWh)"]
     rows = [
-        [s.label] + [_opt(s.energy.get(e.key)) for e in ENERGY_FIGURES]
+        [s.label]
+        + [_opt(s.energy.get(e.key)) for e in ENERGY_FIGURES]
+        + [
+            bound_text(s.energy.get(ENERGY_LOW), s.energy.get(ENERGY_HIGH)),
+            _opt(s.energy.get(KEPLER_ENERGY)),
+        ]
         if s.ran
-        else [s.label, NOT_RUN] + [""] * (len(ENERGY_FIGURES) - 1)
+        else [s.label, NOT_RUN] + [""] * (len(ENERGY_FIGURES) - 1 + len(extra))
         for s in f.steps
     ]
-    rows.append(["total"] + [totals.get(e.key, "") for e in ENERGY_FIGURES])
-    headers = ["step"] + [e.heading for e in ENERGY_FIGURES]
+    rows.append(
+        ["total"]
+        + [totals.get(e.key, "") for e in ENERGY_FIGURES]
+        + [
+            bound_text(f.energy_kwh_total_low, f.energy_kwh_total_high),
+            _opt(f.kepler_energy_kwh_total),
+        ]
+    )
+    headers = ["step"] + [e.heading for e in ENERGY_FIGURES] + extra
     charts = ""
     if ran:
         labels = [s.label for s in ran]
@@ -78,6 +112,7 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
     grid = [
         ("carbon intensity, run average (g CO2eq/kWh)", _opt(f.carbon_intensity_g_per_kwh)),
         ("energy method", f.energy_method),
+        ("Kepler cross-check, total", kepler_text(f)),
         ("grid country / region", f"{f.country_iso_code or '–'} {f.region}".strip()),
     ]
     parts = [
@@ -87,8 +122,13 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
             html.table(["", ""], grid),
             _note(
                 "Each step meters itself with codecarbon; the method (RAPL, NVML or an "
-                "estimate) and the grid are in each step's artifact metadata. The run "
-                "average is total emissions / total energy."
+                "estimate) and the grid are in each step's artifact metadata. A step's "
+                "energy is its own process's share of the node (CPU time, memory), with a "
+                "low/high bound that follows from the method (counters: 10 %; TDP "
+                "estimates: the TDP range; RAM: a factor of 2); the total's bound is the "
+                "sum of the steps' bounds. Kepler's column, where a Prometheus was "
+                "configured, is Kepler's CPU energy for the step's pod over the same "
+                "window (CPU only). The run average is total emissions / total energy."
             ),
         ),
     ]
@@ -96,14 +136,75 @@ def _energy_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> list[str
         parts.append(
             html.section(
                 "This report step (not in the totals)",
-                html.table(
-                    ["", ""],
-                    [(e.heading, own.get(e.key)) for e in ENERGY_FIGURES if e.key in totals]
-                    + [("method", own.get("energy_method"))],
-                ),
+                html.table(["", ""], html.energy_rows(own)),
             )
         )
     return parts
+
+
+def _carbon_section(f: RunFigures, own: Optional[Mapping[str, Any]]) -> str:
+    """Emissions as run, at the annual average and at the best window, per step and in total."""
+    c = f.carbon
+    title = "Emissions as run, at the annual average, at the best window"
+    if not c or not c["steps_metered"]:
+        return html.section(title, _not_run("no step's energy figures were given"))
+    ran = [s for s in f.steps if s.ran]
+    rows = []
+    for s in ran:
+        e = s.energy
+        as_run = e.get("emissions_kg_co2eq")
+        rows.append(
+            [
+                s.label,
+                _opt(as_run),
+                _opt(e.get("emissions_kg_co2eq_annual_average", as_run)),
+                _opt(e.get("emissions_kg_co2eq_best_window")),
+                _opt(e.get("carbon_intensity_g_per_kwh")),
+                _opt(e.get("carbon_intensity_annual_average_g_per_kwh")),
+                _opt(e.get("carbon_intensity_best_window_g_per_kwh")),
+            ]
+        )
+    totals = [c["emissions_kg_as_run"], c["emissions_kg_annual_average"]]
+    rows.append(["total", *totals, c["emissions_kg_best_window"], "", "", ""])
+    source = str((own or {}).get("carbon_intensity_source") or "not known")
+    if c["steps_priced"]:
+        note = (
+            f"{c['steps_priced']} of {c['steps_metered']} steps were priced at the intensity "
+            f"of their own time and place (this report step's source: {source}). The best "
+            "window is the cleanest window of the step's length within 24 h either side in "
+            "the provider's data; steps no provider priced count at their annual-average "
+            "figure in every column."
+        )
+    else:
+        note = (
+            "No provider priced the steps, so all three are codecarbon's annual country "
+            "average: set GREENKFP_GRID_LOCATION and a provider (see the README)."
+        )
+    why = str((own or {}).get("carbon_intensity_note") or "")
+    return html.section(
+        title,
+        html.tiles(
+            [
+                ("as run (kg CO2eq)", c["emissions_kg_as_run"]),
+                ("at the annual average (kg CO2eq)", c["emissions_kg_annual_average"]),
+                ("at the best window (kg CO2eq)", c["emissions_kg_best_window"]),
+            ]
+        ),
+        html.table(
+            [
+                "step",
+                "as run (kg CO2eq)",
+                "annual average (kg CO2eq)",
+                "best window (kg CO2eq)",
+                "intensity as run (g/kWh)",
+                "annual average (g/kWh)",
+                "best window (g/kWh)",
+            ],
+            rows,
+        ),
+        _note(note),
+        _note(f"This report step: {why}") if why else "",
+    )
 
 
 def _compression_section(f: RunFigures) -> str:
@@ -266,6 +367,7 @@ def render_sustainability_report(
         "Sustainability report",
         [
             *_energy_section(outcome, energy),
+            _carbon_section(outcome, energy),
             _compression_section(outcome),
             _fairness_section(outcome),
             _gate_section(outcome),
@@ -274,78 +376,3 @@ def render_sustainability_report(
         ],
         subtitle=f"{reported} of {len(outcome.steps)} steps reported their figures",
     )
-
-
-def _md(value: Any) -> str:
-    return "–" if value is None else html.fmt(value)
-
-
-def render_sustainability_summary(outcome: RunFigures) -> str:
-    """Renders a short Markdown summary (the KFP UI shows it as is).
-
-    Args:
-        outcome: What :func:`~task.run_sustainability_report` returned.
-
-    Returns:
-        The Markdown text.
-    """
-    f = outcome
-    lines = [
-        "# Sustainability summary",
-        "",
-        f"- Energy, total: **{_md(f.energy_kwh_total)} kWh**; emissions, total: "
-        f"**{_md(f.emissions_kg_co2eq_total)} kg CO2eq** over "
-        f"{sum(s.ran for s in f.steps)} of {len(f.steps)} steps",
-        f"- Carbon intensity (run average): {_md(f.carbon_intensity_g_per_kwh)} g CO2eq/kWh; "
-        f"method: {f.energy_method}",
-        "",
-        "| step | energy (kWh) | emissions (kg CO2eq) | duration (s) |",
-        "|---|---:|---:|---:|",
-    ]
-    for s in f.steps:
-        if s.ran:
-            e = s.energy
-            lines.append(
-                f"| {s.label} | {_md(e.get('energy_kwh'))} | "
-                f"{_md(e.get('emissions_kg_co2eq'))} | {_md(e.get('duration_s'))} |"
-            )
-        else:
-            lines.append(f"| {s.label} | {NOT_RUN} | | |")
-    lines.append("")
-    if f.compression is None:
-        lines.append(f"- Compression: {NOT_RUN}")
-    else:
-        c = f.compression
-        lines.append(
-            f"- Compression: size ratio {_md(f.outcome.size_ratio)}, p50 latency speed-up "
-            f"{_md(f.outcome.latency_speedup)}, accuracy {_md(c.get('base_accuracy'))} → "
-            f"{_md(c.get('compressed_accuracy'))}, inference energy per 1k "
-            f"{_md(c.get('base_inference_energy_kwh_per_1k'))} → "
-            f"{_md(c.get('compressed_inference_energy_kwh_per_1k'))} kWh"
-        )
-    if f.fairness_gaps is None:
-        lines.append(f"- Fairness: {NOT_RUN}")
-    else:
-        lines.append(f"- Fairness: worst gap {_md(f.worst_fairness_gap)}")
-    if f.gate is None:
-        lines.append(f"- Gate: {NOT_RUN}")
-    else:
-        verdict = "APPROVED" if f.gate["approved"] else "REFUSED"
-        lines.append(f"- Gate: **{verdict}**")
-        for c in f.gate["checks"] or []:
-            lines.append(f"  - {c['name']}: {_md(c['value'])} ({c['verdict']})")
-    if f.deployment is None:
-        lines.append(f"- Deployment: {NOT_RUN}")
-    elif f.deployment["deployed"]:
-        lines.append(f"- Deployment: version {f.deployment['version']} pushed")
-    else:
-        lines.append("- Deployment: not deployed: " + "; ".join(f.deployment["reasons"]))
-    sci = f.sci
-    if sci["sci_g_co2eq_per_1k_predictions"] is None:
-        lines.append(f"- SCI per 1,000 predictions: {sci['note']}")
-    else:
-        lines.append(
-            f"- SCI per 1,000 predictions: **{_md(sci['sci_g_co2eq_per_1k_predictions'])} "
-            f"g CO2eq** ({sci['note']})"
-        )
-    return "\n".join(lines) + "\n"

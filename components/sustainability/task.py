@@ -12,15 +12,19 @@ import dataclasses
 import json
 import math
 import os
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.grid_intensity import run_emissions
 from greenkfp.components._shared.step_keys import (
     BASELINE,
     COMPRESSED_INFERENCE_ENERGY,
     DELTA,
+    ENERGY_HIGH,
     ENERGY_KEYS,
+    ENERGY_LOW,
     GAP,
+    KEPLER_ENERGY,
     QUALITY_KEYS,
     RATIO,
     parse_fairness_key,
@@ -87,6 +91,13 @@ class RunFigures:
     deployment: Optional[dict[str, Any]]
     outcome: RunOutcome
     sci: dict[str, Any]
+    energy_kwh_total_low: float = 0.0
+    energy_kwh_total_high: float = 0.0
+    kepler_energy_kwh_total: Optional[float] = None
+    kepler_steps: int = 0
+    carbon: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The steps' emissions as run, at the annual average and at the best window
+    (``grid_intensity.run_emissions``)."""
 
     @property
     def worst_fairness_gap(self) -> Optional[float]:
@@ -98,6 +109,8 @@ class RunFigures:
         """The headline numbers for the ``Metrics`` output (unavailable ones left out)."""
         out = {
             "energy_kwh_total": self.energy_kwh_total,
+            "energy_kwh_total_low": self.energy_kwh_total_low,
+            "energy_kwh_total_high": self.energy_kwh_total_high,
             "emissions_kg_co2eq_total": self.emissions_kg_co2eq_total,
             "steps_reported": float(sum(s.ran for s in self.steps)),
         }
@@ -110,6 +123,13 @@ class RunFigures:
         for name in ("size_ratio", "latency_speedup", "worst_fairness_gap"):
             if getattr(o, name) is not None:
                 out[name] = getattr(o, name)
+        if self.kepler_energy_kwh_total is not None:
+            out["kepler_energy_kwh_total"] = self.kepler_energy_kwh_total
+        if self.carbon.get("steps_metered"):
+            out["emissions_kg_co2eq_annual_average_total"] = self.carbon[
+                "emissions_kg_annual_average"
+            ]
+            out["emissions_kg_co2eq_best_window_total"] = self.carbon["emissions_kg_best_window"]
         if self.sci.get("sci_g_co2eq_per_1k_predictions") is not None:
             out["sci_g_co2eq_per_1k_predictions"] = self.sci["sci_g_co2eq_per_1k_predictions"]
         return {k: float(v) for k, v in out.items()}
@@ -247,6 +267,8 @@ def run_sustainability_report(
         for name, label in STEPS
     ]
     energy = sum(s.energy.get("energy_kwh", 0.0) for s in steps)
+    low, high = energy_bound(s.energy for s in steps)
+    kepler = [s.energy[KEPLER_ENERGY] for s in steps if KEPLER_ENERGY in s.energy]
     emissions = sum(s.energy.get("emissions_kg_co2eq", 0.0) for s in steps)
     duration = sum(s.energy.get("duration_s", 0.0) for s in steps)
     intensity = 1000.0 * emissions / energy if energy > 0 else None
@@ -279,7 +301,32 @@ def run_sustainability_report(
         deployment=deployment_record.metadata if deployment_record else None,
         outcome=RunOutcome.from_records(blessing_record, deployment_record, compression, fairness),
         sci=software_carbon_intensity(compression, intensity, embodied),
+        energy_kwh_total_low=low,
+        energy_kwh_total_high=high,
+        kepler_energy_kwh_total=sum(kepler) if kepler else None,
+        kepler_steps=len(kepler),
+        carbon=run_emissions(s.energy if s.ran else None for s in steps),
     )
+
+
+def energy_bound(readings: Iterable[Mapping[str, Any]]) -> tuple[float, float]:
+    """The low and high bound of a sum of steps' energy: the sums of their bounds.
+
+    A step that records no bound (a reading from before bounds existed) counts at its
+    ``energy_kwh`` in both.
+
+    Args:
+        readings: Each step's energy figures (``energy_kwh``, ``energy_kwh_low``, ...).
+
+    Returns:
+        (low, high) in kWh.
+    """
+    low = high = 0.0
+    for reading in readings:
+        value = float(reading.get("energy_kwh", 0.0))
+        low += float(reading.get(ENERGY_LOW, value))
+        high += float(reading.get(ENERGY_HIGH, value))
+    return low, high
 
 
 def software_carbon_intensity(

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from greenkfp.components._shared import html
 from greenkfp.components._shared.binary_metrics import auc_from_roc
-from greenkfp.components._shared.step_keys import ENERGY_UNITS
 
 if TYPE_CHECKING:
     from greenkfp.components.training.task import TrainingOutcome
@@ -140,58 +139,6 @@ def _confusion_section(confusion: list[list[int]]) -> str:
     return matrix + rates
 
 
-def _energy_sentence(energy: dict[str, object]) -> str:
-    method = str(energy.get("energy_method") or "")
-    parts = [p for p in method.split("+") if p]
-    code = f"<code>{html.esc(method)}</code>" if method else "not given"
-    if not parts or parts[0] in ("unavailable", "unknown"):
-        text = (
-            f"Energy could not be measured (method {code}); "
-            "the figures below are not a measurement."
-        )
-    elif parts[0].endswith("_estimate"):
-        text = (
-            f"Energy is an <b>estimate</b> (method {code}): no readable power counter was "
-            "found, so codecarbon modelled CPU power from its TDP"
-            + (" and CPU load" if parts[0] == "cpu_load_estimate" else "")
-            + "."
-        )
-        if len(parts) > 1:
-            text += f" GPU energy was measured ({html.esc('+'.join(parts[1:]))})."
-    else:
-        text = f"Energy was measured with hardware power counters (method {code})."
-    text += " RAM energy is always a model estimate in codecarbon."
-    if "emissions_kg_co2eq" in energy:
-        place = html.esc(
-            " / ".join(str(energy[k]) for k in ("country_iso_code", "region") if energy.get(k))
-            or "the configured grid"
-        )
-        text += f" Emissions are energy times the carbon intensity of {place}."
-    return f'<p class="kv">{text}</p>'
-
-
-def _energy_section(energy: dict[str, object]) -> str:
-    if not energy:
-        return '<div class="kv">no energy reading</div>'
-    # The known energy fields in their usual order, then any other as given.
-    order = [k for k in ENERGY_UNITS if k in energy] + [k for k in energy if k not in ENERGY_UNITS]
-    rows = [[k, energy[k], ENERGY_UNITS.get(k, "")] for k in order]
-    split = [
-        (k[:-11], energy.get(k)) for k in ("cpu_energy_kwh", "gpu_energy_kwh", "ram_energy_kwh")
-    ]
-    split = [(k, float(v)) for k, v in split if _number(v) != _MISSING]
-    chart = ""
-    if split and sum(v for _, v in split) > 0:
-        chart = "<h3>Energy by part (kWh)</h3>" + html.bar_chart(
-            [k for k, _ in split], [v for _, v in split], width=360
-        )
-    table = html.table(["field", "value", "unit"], rows)
-    return (
-        _energy_sentence(energy)
-        + f'<div class="grid"><div>{table}</div><div style="padding-top:6px">{chart}</div></div>'
-    )
-
-
 def _fact(value: object) -> object:
     if isinstance(value, dict):
         return ", ".join(f"{k}={html.fmt(v)}" for k, v in value.items())
@@ -257,7 +204,7 @@ def training_report(
             _roc_chart(fpr, tpr, thresholds, auc_value, operating),
             '<p class="kv">Red dot: the operating point at threshold 0.5.</p>',
         ),
-        html.section("Energy and carbon", _energy_section(energy)),
+        html.section("Energy and carbon", html.energy_section(energy)),
         html.section(
             "Model",
             html.table(["fact", "value"], [[k, _fact(v)] for k, v in model_facts.items()]),

@@ -1,7 +1,10 @@
-"""Carbon-aware submission: grid carbon intensity forecasts and the cleanest window to run in.
+"""Carbon-aware submission: the cleanest window and region to run in.
 
-:mod:`.forecast` holds the forecast point, the provider interface and the file provider;
-:mod:`.providers` the Carbon Aware SDK WebAPI and Electricity Maps clients (stdlib
-``urllib``); :mod:`.chooser` picks the (location, start) with the lowest mean intensity
-over the job; :mod:`.submission` wires them into ``greenkfp submit --carbon-aware``.
+The forecast points, the file provider and the intensity series are in
+``components/_shared/grid_forecast.py``, the Carbon Aware SDK WebAPI and Electricity Maps
+clients in ``grid_providers.py`` and the Vertex region names in ``grid_locations.py`` (steps
+price their own window with them too, ``grid_intensity.py``); :mod:`.chooser` picks the
+(location, start) with the lowest mean intensity over the job, or a location from history
+when the provider does not forecast; :mod:`.submission` wires them into ``greenkfp submit
+--carbon-aware``.
 """

@@ -4,18 +4,24 @@ Each location's points are a step function: a point holds from its time until th
 point (the last one for the typical step of that forecast). A job of length ``job`` that
 starts at ``s`` is charged the time-weighted mean of that function over ``[s, s + job)``.
 Candidate starts are ``now`` and every point time after it with ``start + job`` inside
-the window ``now .. now + within``.
+the window ``now .. now + within``. Without a forecast, :func:`choose_from_history` picks
+a location from the provider's best observed point instead (now, not later).
 """
 
 from __future__ import annotations
 
 import re
-import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Protocol, Sequence
 
-from greenkfp.pipelines.carbon.forecast import ForecastError, ForecastPoint, format_time
+from greenkfp.components._shared.grid_forecast import (
+    ForecastError,
+    ForecastPoint,
+    IntensitySeries,
+    ProviderUnavailable,
+    format_time,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 3600}
@@ -45,6 +51,7 @@ class Choice:
     default_location: str
     fallback: bool = False
     reason: Optional[str] = None
+    basis: str = "forecast"
 
     def summary(self) -> dict[str, Any]:
         """The fields of the JSON line ``submit --carbon-aware`` ends with."""
@@ -57,6 +64,7 @@ class Choice:
             "default_location": self.default_location,
             "fallback": self.fallback,
             "reason": self.reason,
+            "basis": self.basis,
         }
 
 
@@ -66,38 +74,45 @@ def _round(value: Optional[float]) -> Optional[float]:
 
 def fallback_choice(default_location: str, now: datetime, reason: str) -> Choice:
     """Run now in the default location, because no usable forecast came back."""
-    return Choice(now, default_location, None, None, 0.0, default_location, True, reason)
+    return Choice(now, default_location, None, None, 0.0, default_location, True, reason, "none")
 
 
-class _Series:
-    """One location's forecast as a step function of time."""
+class BestObserved(Protocol):
+    """A provider that answers the lowest observed point over locations and a time range."""
 
-    def __init__(self, location: str, points: list[ForecastPoint]) -> None:
-        points = sorted(points, key=lambda p: p.time)
-        times = [p.time for p in points]
-        gaps = [later - earlier for earlier, later in zip(times, times[1:]) if later > earlier]
-        if not gaps:
-            raise ForecastError(
-                f"forecast for {location} has {len(points)} distinct time(s); it needs two "
-                "or more to know how long each point holds"
-            )
-        self.location = location
-        self.times = times
-        self.values = [p.g_co2eq_per_kwh for p in points]
-        self.end = times[-1] + statistics.median(gaps)
+    def best(
+        self, locations: Sequence[str], start: datetime, end: datetime
+    ) -> Optional[ForecastPoint]:
+        """The lowest point, or None when there is no data."""
 
-    def mean(self, start: datetime, length: timedelta) -> Optional[float]:
-        """Time-weighted mean over ``[start, start + length)``; None when not covered."""
-        stop = start + length
-        if start < self.times[0] or stop > self.end:
-            return None
-        total = 0.0
-        for i, begins in enumerate(self.times):
-            ends = self.times[i + 1] if i + 1 < len(self.times) else self.end
-            overlap = (min(ends, stop) - max(begins, start)).total_seconds()
-            if overlap > 0:
-                total += overlap * self.values[i]
-        return total / length.total_seconds()
+
+def choose_from_history(
+    provider: BestObserved,
+    locations: Sequence[str],
+    now: datetime,
+    within: timedelta,
+    reason: str,
+) -> Choice:
+    """Without a forecast, the location with the cleanest observed point, run now.
+
+    Over the last ``within`` (as long back as the job may wait ahead), the provider's best
+    point over every location is compared with the default location's own best point: a
+    choice of place from history, not of time.
+
+    Raises:
+        ProviderUnavailable: The provider failed, or has no data for the default location.
+    """
+    best = provider.best(locations, now - within, now)
+    default = provider.best(locations[:1], now - within, now)
+    if best is None or default is None:
+        raise ProviderUnavailable(f"no forecast ({reason}) and no history for {locations[0]}")
+    value, now_value = best.g_co2eq_per_kwh, default.g_co2eq_per_kwh
+    if now_value <= value:
+        best, value = default, now_value
+    saving = 1 - value / now_value if now_value > 0 else 0.0
+    return Choice(
+        now, best.location, value, now_value, saving, locations[0], False, reason, "history"
+    )
 
 
 def choose(
@@ -135,7 +150,7 @@ def choose(
         raise ForecastError(
             f"no forecast for region(s) {', '.join(unknown)} (the forecast has: {known})"
         )
-    series = [_Series(location, by_location[location]) for location in locations]
+    series = [IntensitySeries(location, by_location[location]) for location in locations]
     latest = max(s.end for s in series)
     if latest <= now:
         raise ForecastError(

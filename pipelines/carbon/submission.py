@@ -2,8 +2,10 @@
 
 The plan is a :class:`~greenkfp.pipelines.carbon.chooser.Choice`. A remote provider that
 is down, slow, or answers malformed data gives a fallback plan (run now in the default
-location) with one warning line; a bad forecast file or request raises
-:class:`~greenkfp.pipelines.carbon.forecast.ForecastError` (exit status 2).
+location) with one warning line; a Carbon Aware SDK whose data source does not forecast
+(HTTP 501) gives a plan from history (``/emissions/bylocations/best``); a bad forecast
+file or request raises
+:class:`~greenkfp.components._shared.grid_forecast.ForecastError` (exit status 2).
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
-from greenkfp.pipelines.carbon.chooser import Choice, choose, fallback_choice, parse_duration
-from greenkfp.pipelines.carbon.forecast import (
+from greenkfp.components._shared.grid_forecast import (
     CarbonIntensityProvider,
     FileProvider,
     ForecastError,
@@ -25,7 +26,7 @@ from greenkfp.pipelines.carbon.forecast import (
     format_time,
     parse_time,
 )
-from greenkfp.pipelines.carbon.providers import (
+from greenkfp.components._shared.grid_providers import (
     CARBON_AWARE_URL_ENV,
     DEFAULT_TIMEOUT_S,
     ELECTRICITYMAPS_TOKEN_ENV,
@@ -33,6 +34,14 @@ from greenkfp.pipelines.carbon.providers import (
     ELECTRICITYMAPS_URL_ENV,
     CarbonAwareSdkProvider,
     ElectricityMapsProvider,
+    ForecastUnsupported,
+)
+from greenkfp.pipelines.carbon.chooser import (
+    Choice,
+    choose,
+    choose_from_history,
+    fallback_choice,
+    parse_duration,
 )
 
 
@@ -63,7 +72,8 @@ def add_arguments(cmd: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--regions",
         default=None,
-        help="allowed locations, comma-separated, named as the forecast names them; the first "
+        help="allowed locations, comma-separated: Vertex regions (mapped to the Carbon Aware SDK's "
+        "and Electricity Maps' names) or the provider's own names; the first "
         "(or --region) is where 'run now' runs. Vertex: any of them; KFP: exactly one",
     )
     group.add_argument(
@@ -135,6 +145,15 @@ def plan(args: argparse.Namespace, now: Optional[datetime] = None) -> Choice:
     locations = _locations(args, provider)
     try:
         points = provider.forecast(locations, now, now + within)
+    except ForecastUnsupported as err:
+        if isinstance(provider, CarbonAwareSdkProvider):
+            try:
+                return choose_from_history(provider, locations, now, within, str(err))
+            except ProviderUnavailable as history_err:
+                err = history_err
+        choice = fallback_choice(locations[0], now, str(err))
+        print(f"greenkfp submit: warning: {err}; running now in {locations[0]}", file=sys.stderr)
+        return choice
     except ProviderUnavailable as err:
         choice = fallback_choice(locations[0], now, str(err))
         print(f"greenkfp submit: warning: {err}; running now in {locations[0]}", file=sys.stderr)
@@ -146,6 +165,13 @@ def describe(choice: Choice) -> list[str]:
     """Human lines for a choice (the JSON line is :func:`json_line`)."""
     if choice.fallback:
         return [f"Carbon-aware: no forecast ({choice.reason}); run now in {choice.location}."]
+    if choice.basis == "history":
+        return [
+            f"Carbon-aware: no forecast ({choice.reason}); from history: run now in "
+            f"{choice.location}, cleanest observed {choice.g_co2eq_per_kwh:.1f} g CO2eq/kWh",
+            f"  against {choice.now_g_co2eq_per_kwh:.1f} in {choice.default_location}; "
+            f"expected saving {choice.saving_fraction:.1%}",
+        ]
     lines = [
         f"Carbon-aware: start {format_time(choice.start_time)} in {choice.location}: "
         f"{choice.g_co2eq_per_kwh:.1f} g CO2eq/kWh over the job",

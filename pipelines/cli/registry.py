@@ -3,8 +3,9 @@
 ``greenkfp registry list --registry URI [--model NAME] [--json]``
 ``greenkfp registry rollback --registry URI --model NAME [--to VERSION]``
 
-Bad input (a registry or model that does not exist, a version that is not complete)
-exits with status 2 and a message naming it.
+Bad input (a registry or model that does not exist, a version that is not complete, a
+LIVE file that does not hold a complete version's number, in every command) exits with
+status 2 and a message naming it.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _list(args: argparse.Namespace) -> int:
         if not uri_io.isdir(reg.base_uri):
             return _fail(f"registry {args.registry} does not exist")
         rows = [
-            {"model": name, "live": reg.live_version(name, check=False), "versions": len(vs)}
+            {"model": name, "live": reg.live_version(name), "versions": len(vs)}
             for name in reg.models()
             for vs in [reg.versions(name)]
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -92,6 +93,19 @@ def add_parser(commands: Any) -> None:
     )
     run_cmd.add_argument("--delimiter", default=None, help="CSV field separator (default ,)")
     run_cmd.add_argument(
+        "--encoding",
+        default=None,
+        help="text encoding of the CSV files (default utf-8, decoded strictly; a byte order "
+        "mark overrides it)",
+    )
+    run_cmd.add_argument(
+        "--mixed-numeric",
+        choices=["error", "missing"],
+        default=None,
+        help="a column numeric in most rows but holding text in others: stop naming it "
+        "(error, the default) or read those cells as missing",
+    )
+    run_cmd.add_argument(
         "--missing-values", type=_csv_list, default=None, help="comma-separated missing markers"
     )
     run_cmd.add_argument(
@@ -158,6 +172,8 @@ def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
         ("epochs", "epochs"),
         ("country", "country_iso_code"),
         ("delimiter", "delimiter"),
+        ("encoding", "encoding"),
+        ("mixed_numeric", "mixed_numeric"),
         ("missing_values", "missing_values"),
         ("categorical_features", "categorical_features"),
         ("required_columns", "required_columns"),
@@ -181,19 +197,23 @@ def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _read_policy(path: str) -> str:
-    """Reads a policy file and checks it now, so a bad one fails before any step runs."""
-    from greenkfp.components._shared.errors import InputError
-    from greenkfp.components.deployment.policy import parse_policy
+    """Reads a policy file; an empty one is an error (the up-front check parses the rest)."""
+    from greenkfp.pipelines.runners.preflight import check_given_policy
 
     try:
         text = Path(path).read_text()
     except OSError as e:
         raise ValueError(f"cannot read --policy {path}: {e.strerror}") from None
-    try:
-        parse_policy(text)
-    except InputError as e:
-        raise ValueError(f"--policy {path}: {e}") from None
+    check_given_policy(text, f"--policy {path}")
     return text
+
+
+def _output_dir_problem(path: Path) -> str:
+    """Why ``path`` cannot be the run's folder (an existing file on its way), or ''."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            return "" if folder.is_dir() else f"{folder} is an existing file, not a folder"
+    return ""
 
 
 def _parameters(pipeline: Any) -> Any:
@@ -245,10 +265,21 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
     rows.append(
         (
             "Energy, emissions",
-            f"{summary.energy_kwh_total:.3g} kWh, {summary.emissions_kg_co2eq_total:.3g} kg "
+            f"{summary.energy_kwh_total:.3g} kWh ({summary.energy_kwh_total_low:.3g} to "
+            f"{summary.energy_kwh_total_high:.3g}), {summary.emissions_kg_co2eq_total:.3g} kg "
             f"CO2eq ({', '.join(methods) or 'not metered'})",
         )
     )
+    if summary.steps_priced:
+        rows.append(
+            (
+                "Emissions (kg CO2eq)",
+                f"{summary.emissions_kg_as_run:.3g} as run, "
+                f"{summary.emissions_kg_annual_average:.3g} at the annual average, "
+                f"{summary.emissions_kg_best_window:.3g} at the best window "
+                f"({summary.carbon_intensity_source})",
+            )
+        )
     if summary.size_ratio is not None:
         speedup = summary.latency_speedup
         rows.append(
@@ -272,8 +303,11 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``greenkfp run``; returns the exit status (0 succeeded, 1 failed, 2 bad input)."""
+    from google.protobuf import json_format
+
     from greenkfp.pipelines import ALL_PIPELINES, CLUSTER_ONLY_PIPELINES
     from greenkfp.pipelines.runners.local import SUMMARY_FILE, run_locally
+    from greenkfp.pipelines.runners.preflight import PreflightError, check_run
 
     local_pipelines = sorted(set(ALL_PIPELINES) - CLUSTER_ONLY_PIPELINES)
     if args.pipeline not in local_pipelines:
@@ -290,6 +324,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     output_dir = Path(args.output_dir or f"runs/{args.pipeline}-{stamp}")
+    if problem := _output_dir_problem(output_dir):
+        print(f"greenkfp run: --output-dir {output_dir}: {problem}", file=sys.stderr)
+        return 2
     pipeline = ALL_PIPELINES[args.pipeline]
     try:
         arguments = _run_arguments(args)
@@ -313,8 +350,24 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"greenkfp run: {e}", file=sys.stderr)
         return 2
+    try:
+        checked = check_run(json_format.MessageToDict(pipeline.pipeline_spec), arguments)
+    except PreflightError as e:
+        print(f"greenkfp run: {e} (found before any step ran)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("greenkfp run: interrupted by SIGINT before any step ran", file=sys.stderr)
+        return 130
+    print(checked)
     print(f"Running {args.pipeline} locally; everything goes to {output_dir}/")
     summary = run_locally(pipeline, arguments, output_dir, warm=not args.cold)
+    if summary.status == "interrupted":
+        print(
+            f"greenkfp run: {summary.error}; nothing more ran. "
+            f"Summary: {output_dir / SUMMARY_FILE}",
+            file=sys.stderr,
+        )
+        return 128 + signal.Signals[summary.interrupted_by]
     print()
     if summary.status != "succeeded":
         print(f"FAILED at step {summary.failed_step or '?'}: {summary.error}", file=sys.stderr)

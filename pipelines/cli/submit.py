@@ -18,8 +18,9 @@ import sys
 import tempfile
 from typing import Any
 
+from greenkfp.components._shared.grid_forecast import ForecastError
 from greenkfp.pipelines.carbon import submission as carbon
-from greenkfp.pipelines.carbon.forecast import ForecastError
+from greenkfp.pipelines.runners import preflight
 from greenkfp.pipelines.runners.dry_run import describe
 from greenkfp.pipelines.runners.kfp_target import KfpTarget, submit_to_kfp
 from greenkfp.pipelines.runners.package import (
@@ -224,6 +225,13 @@ def _submit(args: argparse.Namespace, workdir: str) -> int:
     values = collect_parameters(package, args.params, args.param)
     runs = not isinstance(target, KfpTarget) or target.run
     check_parameters(package, values, require_all=runs)
+    if runs:
+        try:
+            if "policy" in values:
+                preflight.check_given_policy(values["policy"], "parameter policy")
+            preflight.check_parameters(package.spec, values)
+        except preflight.PreflightError as e:
+            raise SubmitInputError(str(e)) from None
 
     if isinstance(target, VertexTarget):
         if args.dry_run:

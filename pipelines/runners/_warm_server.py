@@ -7,12 +7,15 @@ the modules it preloads.
 
 Protocol, one Unix socket connection per task: the client sends one JSON line
 ``{"argv": [...], "env": {...}, "cwd": "..."}``; the server forks; the child runs the
-task with its standard output and error on the connection; when it has exited, the server
-sends ``EXIT_MARKER <code>`` on a line of its own and closes the connection.
+task in a process group of its own, first sending ``PID_MARKER <pid>`` on a line of its
+own (the group to end on an interrupt), then its standard output and error on the
+connection; when it has exited, the server sends ``EXIT_MARKER <code>`` on a line of its
+own and closes the connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import runpy
@@ -23,6 +26,7 @@ import tempfile
 import traceback
 
 EXIT_MARKER = "\x00greenkfp-exit"
+PID_MARKER = "\x00greenkfp-pid"
 EXECUTOR_MODULE = "kfp.dsl.executor_main"
 
 # What the steps' work imports: pandas and pyarrow (every step), TensorFlow and tf_keras
@@ -77,6 +81,8 @@ def run_task(source: str, args: list[str]) -> int:
 def _child(connection: socket.socket, request: dict) -> None:
     code = 1
     try:
+        os.setpgid(0, 0)  # the step's own group: an interrupt ends it and all it started
+        connection.sendall(f"{PID_MARKER} {os.getpid()}\n".encode())
         os.dup2(connection.fileno(), 1)
         os.dup2(connection.fileno(), 2)
         os.environ.clear()
@@ -135,7 +141,8 @@ def serve(socket_path: str) -> None:
             done, status = os.waitpid(pid, os.WNOHANG if to_preload else 0)
             if done:
                 code = os.waitstatus_to_exitcode(status)
-                connection.sendall(f"\n{EXIT_MARKER} {code}\n".encode())
+                with contextlib.suppress(OSError):  # the client left (an interrupt)
+                    connection.sendall(f"\n{EXIT_MARKER} {code}\n".encode())
                 connection.close()
                 running = None
             elif to_preload:

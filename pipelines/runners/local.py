@@ -22,9 +22,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
+from greenkfp.components._shared.grid_intensity import run_emissions
 from greenkfp.components._shared.retrain_decision import RetrainDecision, energy_avoided_kwh
 from greenkfp.components._shared.skipping import SKIPPED, SKIPPED_LOG_PREFIX
 from greenkfp.components._shared.step_records import RUN_FIGURES_KEY, RunOutcome
+from greenkfp.pipelines.runners.interrupts import Interrupted, interruptible
 from greenkfp.pipelines.runners.warm import warm_tasks
 
 SUMMARY_FILE = "run_summary.json"
@@ -68,9 +70,15 @@ class RunSummary:
     duration_s: float
     arguments: dict[str, Any]
     log: str
+    # The step that failed, or that was running when the run was interrupted.
     failed_step: str = ""
     error: str = ""
+    # SIGINT or SIGTERM when the status is "interrupted".
+    interrupted_by: str = ""
     energy_kwh_total: float = 0.0
+    # The sums of the steps' bounds (their `energy` dicts' `low` and `high`).
+    energy_kwh_total_low: float = 0.0
+    energy_kwh_total_high: float = 0.0
     emissions_kg_co2eq_total: float = 0.0
     reports: dict[str, str] = field(default_factory=dict)
     # What the gate, deploy, compression, fairness and report steps decided and measured;
@@ -83,6 +91,13 @@ class RunSummary:
     latency_speedup: Optional[float] = None
     worst_fairness_gap: Optional[float] = None
     report_html: Optional[str] = None
+    # The steps' emissions as run, at the annual average and at each step's best window,
+    # and what priced them (components/_shared/grid_intensity.py).
+    emissions_kg_as_run: Optional[float] = None
+    emissions_kg_annual_average: Optional[float] = None
+    emissions_kg_best_window: Optional[float] = None
+    steps_priced: int = 0
+    carbon_intensity_source: str = ""
     # Continuous training: whether the run retrained, why (each reason with its figure),
     # and the live version's recorded pipeline energy less what this run spent.
     retrained: Optional[bool] = None
@@ -151,6 +166,17 @@ class _StepTracker(io.TextIOBase):
         elif self._current and (m := _ERROR_LINE.match(line)):
             self._last_error = f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2).strip()}"
 
+    def interrupt(self, signal_name: str) -> str:
+        """Records the running step as interrupted; returns the run's error message."""
+        if self._current is None:
+            return f"interrupted by {signal_name} between steps"
+        name, duration = self._current, round(time.monotonic() - self._started, 2)
+        display = self.display_names.get(name, name)
+        error = f"interrupted by {signal_name}"
+        self.steps.append(StepResult(name, "interrupted", duration, display, error=error))
+        self._current = None
+        return f"{error} during step {self._label(name)}"
+
 
 def _task_outputs(task_dir: Path) -> dict[str, Any]:
     """Reads a task's ``executor_output.json``: artifact URIs, metadata, parameters."""
@@ -168,15 +194,35 @@ def _task_outputs(task_dir: Path) -> dict[str, Any]:
 
 
 def _step_energy(outputs: dict[str, Any]) -> dict[str, Any]:
-    """Gathers the energy figures a step recorded across its outputs' metadata."""
+    """Gathers the energy figures a step recorded across its outputs' metadata.
+
+    Adds ``method``, ``low`` and ``high``: the energy's method and bound under short names
+    (a step that recorded no bound gets its ``energy_kwh`` for both).
+    """
     from greenkfp.components._shared.energy import EnergyReading
+    from greenkfp.components._shared.step_keys import ENERGY_HIGH, ENERGY_LOW
 
     keys = [f.name for f in dataclasses.fields(EnergyReading)]
     energy: dict[str, Any] = {}
     for value in outputs.values():
         metadata = value.get("metadata", {}) if isinstance(value, dict) else {}
         energy.update({k: metadata[k] for k in keys if k in metadata and k not in energy})
+    if energy:
+        kwh = float(energy.get("energy_kwh", 0.0))
+        energy["method"] = str(energy.get("energy_method", ""))
+        energy["low"] = float(energy.get(ENERGY_LOW, kwh))
+        energy["high"] = float(energy.get(ENERGY_HIGH, kwh))
     return energy
+
+
+def energy_totals(steps: list[StepResult]) -> dict[str, float]:
+    """The run's energy and emissions: the steps' sums, the energy with its bound."""
+    return {
+        "energy_kwh_total": sum(s.energy_kwh for s in steps),
+        "energy_kwh_total_low": sum(s.energy.get("low", s.energy_kwh) for s in steps),
+        "energy_kwh_total_high": sum(s.energy.get("high", s.energy_kwh) for s in steps),
+        "emissions_kg_co2eq_total": sum(s.emissions_kg_co2eq for s in steps),
+    }
 
 
 def report_outputs(pipeline: Any) -> dict[tuple[str, str], str]:
@@ -254,8 +300,8 @@ def pipeline_outcome(steps: list[StepResult], reports: dict[str, str]) -> dict[s
         reports: The run's reports, as :func:`_collect_outputs` returns them.
 
     Returns:
-        The :class:`RunSummary` fields from ``approved`` to ``energy_avoided_kwh`` that
-        the run's steps give.
+        The :class:`RunSummary` fields from ``approved`` to ``report_html``, and
+        ``retrained`` to ``energy_avoided_kwh``, that the run's steps give.
     """
     run = RunOutcome.from_outputs(record for step in steps for record in _records(step))
     outcome = run.to_dict()
@@ -283,6 +329,13 @@ def pipeline_outcome(steps: list[StepResult], reports: dict[str, str]) -> dict[s
             decision.retrain, decision.live_pipeline_energy_kwh, sum(s.energy_kwh for s in steps)
         )
     return {k: v for k, v in outcome.items() if v is not None}
+
+
+def _carbon_figures(steps: list[StepResult]) -> dict[str, Any]:
+    """The :class:`RunSummary` fields from ``emissions_kg_as_run`` on."""
+    figures = run_emissions(step.energy or None for step in steps)
+    fields = {f.name for f in dataclasses.fields(RunSummary)}
+    return {key: value for key, value in figures.items() if key in fields}
 
 
 def allow_unset_optional_artifacts() -> None:
@@ -364,15 +417,19 @@ def run_locally(
     before = set(pipeline_root.iterdir())
     with open(out / LOG_FILE, "w") as log:
         tracker = _StepTracker(log, progress, display_names)
-        failure = ""
+        failure, interrupted = "", None
         with warnings.catch_warnings(), contextlib.redirect_stdout(tracker):
             # kfp.local warns for every task whose image name lacks "python".
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
-                with warm_tasks() if warm else contextlib.nullcontext():
+                with interruptible(), warm_tasks() if warm else contextlib.nullcontext():
                     pipeline(**arguments)
             except Exception as e:  # kfp.local raises RuntimeError for a failed task
                 failure = _ANSI.sub("", str(e))
+                log.write(f"\n{failure}\n")
+            except Interrupted as e:
+                interrupted = e
+                failure = tracker.interrupt(e.signal_name)
                 log.write(f"\n{failure}\n")
     run_dirs = sorted(set(pipeline_root.iterdir()) - before)
     reports = (
@@ -380,10 +437,10 @@ def run_locally(
         if run_dirs
         else {}
     )
-    failed = next((s for s in tracker.steps if s.status == "failed"), None)
+    failed = next((s for s in tracker.steps if s.status != "succeeded"), None)
     summary = RunSummary(
         pipeline=pipeline.name,
-        status="failed" if failure or failed else "succeeded",
+        status="interrupted" if interrupted else "failed" if failure or failed else "succeeded",
         output_dir=str(out),
         steps=tracker.steps,
         started_at=started_at,
@@ -391,11 +448,12 @@ def run_locally(
         arguments=arguments,
         log=str(out / LOG_FILE),
         failed_step=failed.name if failed else "",
-        error=(failed.error if failed and failed.error else failure),
-        energy_kwh_total=sum(s.energy_kwh for s in tracker.steps),
-        emissions_kg_co2eq_total=sum(s.emissions_kg_co2eq for s in tracker.steps),
+        error=(failed.error if failed and failed.error and not interrupted else failure),
+        interrupted_by=interrupted.signal_name if interrupted else "",
+        **energy_totals(tracker.steps),
         reports=reports,
         **pipeline_outcome(tracker.steps, reports),
+        **_carbon_figures(tracker.steps),
     )
     (out / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=2, default=str) + "\n")
     return summary

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from greenkfp.pipelines.runners._warm_server import EXIT_MARKER, executor_arguments
+from greenkfp.pipelines.runners import interrupts
+from greenkfp.pipelines.runners._warm_server import EXIT_MARKER, PID_MARKER, executor_arguments
 
 SERVER_SCRIPT = Path(__file__).with_name("_warm_server.py")
 START_TIMEOUT_S = 300
@@ -65,11 +66,17 @@ class WarmServer:
             except OSError:
                 return None
             connection.sendall(json.dumps(request).encode() + b"\n")
-            for line in connection.makefile("r", encoding="utf-8", errors="replace"):
-                if line.startswith(EXIT_MARKER):
-                    print("\n")  # kfp.local's separation after a task's logs
-                    return int(line.split()[-1])
-                print(line, end="")
+            try:
+                for line in connection.makefile("r", encoding="utf-8", errors="replace"):
+                    if line.startswith(PID_MARKER):
+                        interrupts.step_started(int(line.split()[-1]))
+                    elif line.startswith(EXIT_MARKER):
+                        print("\n")  # kfp.local's separation after a task's logs
+                        return int(line.split()[-1])
+                    else:
+                        print(line, end="")
+            finally:
+                interrupts.step_ended()
         return 1  # the server went away mid-task
 
     def stop(self) -> None:

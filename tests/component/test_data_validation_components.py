@@ -5,10 +5,12 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from fake_prometheus import FakePrometheus, vector
 from kfp import dsl
 from stand_ins import StandIns
 
 from greenkfp.components import generate_statistics, import_csv, infer_schema, validate_data
+from greenkfp.components._shared import kepler
 from greenkfp.components._shared.errors import ValidationFailed
 
 
@@ -37,6 +39,34 @@ def test_import_csv_alone(tmp_path, write_csv):
     assert (train_dataset.metadata["rows"], eval_dataset.metadata["rows"]) == (3, 2)
     assert train_dataset.metadata["energy_method"]
     assert (step.step_dir / "codecarbon" / "emissions.csv").exists()
+
+
+def test_import_csv_takes_encoding_and_mixed_numeric(tmp_path):
+    source = tmp_path / "latin1.csv"
+    rows = "".join(f"t\u00e9l\u00e9 {i},{i * 10},{i % 2}\n" for i in range(9))
+    source.write_bytes(("name,amount,label\n" + rows + "radio,n/a,1\n").encode("latin-1"))
+    step = StandIns(tmp_path, "import")
+    outputs = {
+        "train_dataset": step.output(dsl.Dataset, "train_dataset"),
+        "eval_dataset": step.output(dsl.Dataset, "eval_dataset"),
+        "metrics": step.output(dsl.Metrics, "metrics"),
+    }
+    with pytest.raises(ValueError, match="line 2, column 2"):
+        import_csv.python_func(data_uri=str(source), label_column="label", **outputs)
+    with pytest.raises(ValueError, match="column 'amount' is numeric in 9 of 10 rows"):
+        import_csv.python_func(
+            data_uri=str(source), label_column="label", encoding="latin-1", **outputs
+        )
+    import_csv.python_func(
+        data_uri=str(source),
+        label_column="label",
+        encoding="latin-1",
+        mixed_numeric="missing",
+        **outputs,
+    )
+    both = pd.concat(pd.read_csv(outputs[n].path) for n in ("train_dataset", "eval_dataset"))
+    assert "t\u00e9l\u00e9 3" in set(both["name"])
+    assert both["amount"].isna().sum() == 1 and both["amount"].dtype.kind == "f"
 
 
 def statistics_of(dataset, root: Path, name: str) -> SimpleNamespace:
@@ -126,3 +156,29 @@ def test_components_chained_detect_drift(tmp_path, german_credit, write_csv):
     failed = StandIns(tmp_path, "validate-drift").step_dir
     assert "| credit_amount |" in (failed / "summary").read_text()
     assert (failed / "anomalies").exists() and (failed / "codecarbon" / "emissions.csv").exists()
+
+
+@pytest.mark.parametrize("answer", [vector(36.0), b"{garbage"])
+def test_a_component_records_the_cross_check_or_why_not(
+    prometheus, tmp_path, monkeypatch, write_csv, answer
+):
+    FakePrometheus.answer = answer
+    monkeypatch.setenv(kepler.PROMETHEUS_URL_ENV_VAR, prometheus)
+    step = StandIns(tmp_path, "import")
+    train, evaluation = step.output(dsl.Dataset, "train_dataset"), step.output(dsl.Dataset, "eval")
+    metrics = step.output(dsl.Metrics, "metrics")
+    import_csv.python_func(
+        data_uri=write_csv("a,label\n1,yes\n2,no\n3,yes\n4,no\n"),
+        label_column="label",
+        eval_fraction=0.5,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        metrics=metrics,
+    )
+    assert metrics.metadata["train_rows"] == 2.0  # the step succeeded either way
+    if isinstance(answer, dict):
+        assert metrics.metadata["kepler_energy_kwh"] == pytest.approx(1e-5)
+        assert train.metadata["kepler_status"] == kepler.STATUS_OK
+    else:
+        assert "kepler_energy_kwh" not in metrics.metadata
+        assert train.metadata["kepler_status"] == "Prometheus answered something that is not JSON"

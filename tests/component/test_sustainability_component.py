@@ -83,3 +83,51 @@ def test_sustainability_report_outputs(tmp_path):
     assert "not run" in page  # deploy_model and the data steps were not wired in
     assert Path(summary.path).read_text().startswith("# Sustainability summary")
     assert (step.step_dir / "codecarbon" / "emissions.csv").exists()
+
+
+def test_a_configured_provider_prices_the_step_and_the_report_shows_all_three(
+    tmp_path, monkeypatch
+):
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    forecast = tmp_path / "forecast.csv"
+    forecast.write_text(
+        "time,location,g_co2eq_per_kwh\n"
+        + "".join(
+            f"{(now + timedelta(hours=h)).isoformat()},europe-west4,{v}\n"
+            for h, v in [(-2, 300.0), (-1, 50.0), (0, 120.0), (1, 240.0)]
+        )
+    )
+    monkeypatch.setenv("GREENKFP_GRID_LOCATION", "europe-west4")
+    monkeypatch.setenv("GREENKFP_CARBON_FORECAST", str(forecast))
+    priced = {
+        **TRAINING,
+        "emissions_kg_co2eq": 3e-4 * 0.1,
+        "emissions_kg_co2eq_annual_average": 3e-4 * 0.4,
+        "emissions_kg_co2eq_best_window": 3e-4 * 0.05,
+    }
+    step = StandIns(tmp_path, "sustainability-report")
+    report, metrics = step.output(dsl.HTML, "report"), step.output(dsl.Metrics, "metrics")
+    sustainability_report.python_func(
+        report=report,
+        summary=step.output(dsl.Markdown, "summary"),
+        metrics=metrics,
+        training_metrics=StandIns.input(dsl.Metrics, tmp_path / "training" / "metrics", priced),
+        compression_metrics=StandIns.input(
+            dsl.Metrics, tmp_path / "compression" / "metrics", COMPRESSION
+        ),
+    )
+    m = metrics.metadata
+    # The report step itself was priced at the hour that holds now, 120 g/kWh.
+    assert m["carbon_intensity_g_per_kwh"] == pytest.approx(120.0)
+    assert m["carbon_intensity_best_window_g_per_kwh"] == pytest.approx(50.0)
+    assert m["emissions_kg_co2eq"] == pytest.approx(m["energy_kwh"] * 0.12)
+    assert report.metadata["carbon_intensity_source"] == f"forecast file {forecast}"
+    assert report.metadata["carbon_intensity_location"] == "europe-west4"
+    # The run's rows: training priced, compression at its annual average (400 g/kWh).
+    assert m["emissions_kg_co2eq_total"] == pytest.approx(3e-4 * 0.1 + 4e-4 * 0.4)
+    assert m["emissions_kg_co2eq_annual_average_total"] == pytest.approx(7e-4 * 0.4)
+    assert m["emissions_kg_co2eq_best_window_total"] == pytest.approx(3e-4 * 0.05 + 4e-4 * 0.4)
+    page = Path(report.path).read_text()
+    assert "1 of 2 steps were priced" in page and f"forecast file {forecast}" in page

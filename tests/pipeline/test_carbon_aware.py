@@ -7,25 +7,21 @@ shape (a list of EmissionsForecastDTO, whose forecastData items are
 
 import json
 import re
-import socket
-import threading
-import time
-import urllib.parse
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers import FakeJsonApi, closed_port_url, local_http_server
 from helpers import submit_cli as cli
 
-from greenkfp.pipelines import ALL_PIPELINES
-from greenkfp.pipelines.carbon.chooser import choose, parse_duration
-from greenkfp.pipelines.carbon.forecast import (
+from greenkfp.components._shared.grid_forecast import (
     FileProvider,
     ForecastError,
     ForecastPoint,
     read_forecast_file,
 )
+from greenkfp.pipelines import ALL_PIPELINES
+from greenkfp.pipelines.carbon.chooser import choose, parse_duration
 from greenkfp.pipelines.carbon.submission import wait_until
 from greenkfp.pipelines.cli import submit as submit_cli
 from greenkfp.pipelines.runners.package import default_pipeline
@@ -41,13 +37,21 @@ SERIES = {
 }
 
 
+# The providers' names of the SERIES regions (components/_shared/grid_locations.py).
+SDK_NAMES = {"europe-west4": "westeurope", "europe-north1": "swedencentral"}
+EM_ZONES = {"europe-west4": "NL", "europe-north1": "FI"}
+# What the WebAPI puts in each forecastData item: its data source's zone, not the location.
+SDK_ZONES = {"westeurope": "NL", "swedencentral": "SE3"}
+
+
 def sdk_forecasts():
     """The /emissions/forecasts/current answer for SERIES, as the WebAPI shapes it."""
     answer = []
-    for location, values in SERIES.items():
+    for region, values in SERIES.items():
+        location = SDK_NAMES[region]
         data = [
             {
-                "location": location,
+                "location": SDK_ZONES[location],
                 "timestamp": (NOW + i * STEP).isoformat().replace("+00:00", "Z"),
                 "duration": 30,
                 "value": value,
@@ -69,6 +73,17 @@ def sdk_forecasts():
     return answer
 
 
+def sdk_best(names):
+    """/emissions/bylocations/best: the lowest SERIES point over the SDK names asked for,
+    as the WebAPI serializes EmissionsData (``duration`` a TimeSpan)."""
+    regions = {sdk: region for region, sdk in SDK_NAMES.items()}
+    value, i, name = min(
+        (value, i, name) for name in names for i, value in enumerate(SERIES[regions[name]])
+    )
+    time = (NOW - 8 * STEP + i * STEP).isoformat().replace("+00:00", "Z")
+    return [{"location": name, "time": time, "rating": value, "duration": "00:30:00"}]
+
+
 def brute_force_best(job_steps, window_steps):
     """(mean, start index, location) minimising the mean over job_steps half-hours."""
     best = None
@@ -80,42 +95,27 @@ def brute_force_best(job_steps, window_steps):
     return best
 
 
-class FakeSdk(BaseHTTPRequestHandler):
+class FakeSdk(FakeJsonApi):
     mode = "ok"
     queries = []
 
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        FakeSdk.queries.append((url.path, urllib.parse.parse_qs(url.query)))
-        if FakeSdk.mode == "slow":
-            time.sleep(1.0)
+    def answer(self, path, query):
+        status = 200
         body = b"[{not json" if FakeSdk.mode == "malformed" else json.dumps(sdk_forecasts())
         if FakeSdk.mode == "wrong-shape":
             body = json.dumps({"forecastData": "none"})
-        body = body if isinstance(body, bytes) else body.encode()
-        try:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, *args):
-        pass
+        if FakeSdk.mode == "no-forecast" and path == "/emissions/forecasts/current":
+            status, body = 501, json.dumps({"title": "NotImplemented", "status": 501})
+        if path == "/emissions/bylocations/best":
+            body = json.dumps(sdk_best(query["location"]))
+        return status, body
 
 
 @pytest.fixture
 def sdk_server():
     FakeSdk.mode, FakeSdk.queries = "ok", []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSdk)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with local_http_server(FakeSdk) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -253,13 +253,13 @@ def test_sdk_choice_is_the_minimum_and_the_saving_is_right(sdk_server, package, 
     assert summary["g_co2eq_per_kwh"] == pytest.approx(mean)
     assert summary["now_g_co2eq_per_kwh"] == pytest.approx(now_mean)
     assert summary["saving_fraction"] == pytest.approx(1 - mean / now_mean, abs=1e-4)
-    assert summary["fallback"] is False
+    assert summary["fallback"] is False and summary["basis"] == "forecast"
     printed = re.search(r"expected saving (\d+\.\d)%", out).group(1)
     assert float(printed) == pytest.approx(100 * (1 - mean / now_mean), abs=0.05)
     assert f"region {location}" in out and f"locations/{location}/" in out
     [(path, query)] = FakeSdk.queries
     assert path == "/emissions/forecasts/current"
-    assert query["location"] == ["europe-west4", "europe-north1"]
+    assert query["location"] == ["westeurope", "swedencentral"]  # the SDK's names
     assert query["dataStartAt"] == ["2024-06-01T00:00:00Z"]
     assert query["dataEndAt"] == ["2024-06-01T08:00:00Z"]
 
@@ -272,13 +272,6 @@ def test_kfp_keeps_its_location_and_shifts_in_time(sdk_server, package, capsys):
     summary = last_json(out)
     assert summary["location"] == "europe-west4"
     assert summary["start_time"] == "2024-06-01T04:00:00Z"  # 220 then 225: the lowest hour
-
-
-def closed_port_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.parametrize(
@@ -308,9 +301,53 @@ def test_provider_failure_falls_back_to_now_with_one_warning(
     assert "running now in europe-west4" in warnings[0]
     summary = last_json(out)
     assert summary["fallback"] is True and reason in summary["reason"]
+    assert summary["basis"] == "none"
     assert summary["location"] == "europe-west4" and summary["saving_fraction"] == 0
     assert summary["start_time"] == "2024-06-01T00:00:00Z"
     assert "locations/europe-west4/" in out
+
+
+def test_no_forecast_chooses_the_region_from_history(sdk_server, package, capsys):
+    FakeSdk.mode = "no-forecast"
+    status, out, err = dry_run(
+        capsys,
+        package,
+        *vertex("--carbon-aware-url", sdk_server, "--within", "4h"),
+        "--regions",
+        "europe-west4,europe-north1",
+    )
+    assert status == 0, err
+    assert err == ""
+    summary = last_json(out)
+    best, default = min(SERIES["europe-north1"]), min(SERIES["europe-west4"])
+    assert summary["basis"] == "history" and summary["fallback"] is False
+    assert (summary["location"], summary["start_time"]) == ("europe-north1", "2024-06-01T00:00:00Z")
+    assert summary["g_co2eq_per_kwh"] == best and summary["now_g_co2eq_per_kwh"] == default
+    assert summary["saving_fraction"] == pytest.approx(1 - best / default, abs=1e-4)
+    assert "HTTP 501" in summary["reason"] and "from history" in out
+    [forecast, *best_queries] = FakeSdk.queries
+    assert forecast[0] == "/emissions/forecasts/current"
+    assert [(path, query["location"]) for path, query in best_queries] == [
+        ("/emissions/bylocations/best", ["westeurope", "swedencentral"]),
+        ("/emissions/bylocations/best", ["westeurope"]),
+    ]
+    for _, query in best_queries:
+        assert query["time"] == ["2024-05-31T20:00:00Z"]
+        assert query["toTime"] == ["2024-06-01T00:00:00Z"]
+
+
+def test_a_vertex_region_the_sdk_has_no_name_for_is_a_clear_error(package, capsys):
+    status, out, err = dry_run(
+        capsys,
+        package,
+        *vertex("--carbon-aware-url", closed_port_url()),
+        "--regions",
+        "europe-west4,mars-north1",
+    )
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1
+    assert "no carbon-aware-sdk location is known for the Vertex region 'mars-north1'" in err
+    assert "GREENKFP_LOCATION_MAP=mars-north1=<location>" in err
 
 
 # --- clear errors -----------------------------------------------------------------------
@@ -367,49 +404,38 @@ def test_wait_until_sleeps_to_the_start(capsys):
     assert "Waiting 3 h 30 min until 2024-06-01T03:30:00Z" in capsys.readouterr().out
 
 
-class FakeElectricityMaps(BaseHTTPRequestHandler):
+class FakeElectricityMaps(FakeJsonApi):
     seen = []
+    queries = []
 
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        zone = urllib.parse.parse_qs(url.query)["zone"][0]
-        FakeElectricityMaps.seen.append((url.path, zone, self.headers.get("auth-token")))
+    def answer(self, path, query):
+        zone = query["zone"][0]
+        FakeElectricityMaps.seen.append((path, zone, self.headers.get("auth-token")))
+        region = {z: r for r, z in EM_ZONES.items()}[zone]
         forecast = [
             {"datetime": (NOW + i * STEP).isoformat().replace("+00:00", "Z"), "carbonIntensity": v}
-            for i, v in enumerate(SERIES[zone])
+            for i, v in enumerate(SERIES[region])
         ]
-        body = json.dumps({"zone": zone, "forecast": forecast, "updatedAt": "2024-06-01T00:00Z"})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args):
-        pass
+        return 200, json.dumps(
+            {"zone": zone, "forecast": forecast, "updatedAt": "2024-06-01T00:00Z"}
+        )
 
 
 def test_electricitymaps_sends_the_token_header_and_reads_the_forecast(
     package, capsys, monkeypatch
 ):
     FakeElectricityMaps.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeElectricityMaps)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with local_http_server(FakeElectricityMaps) as url:
         monkeypatch.setenv("ELECTRICITYMAPS_TOKEN", "secret-token")
-        monkeypatch.setenv("GREENKFP_ELECTRICITYMAPS_URL", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("GREENKFP_ELECTRICITYMAPS_URL", url)
         status, out, err = dry_run(
             capsys,
             package,
             *vertex("--electricitymaps", "--regions", "europe-west4,europe-north1"),
         )
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
     assert status == 0, err
     assert FakeElectricityMaps.seen == [
-        ("/v3/carbon-intensity/forecast", zone, "secret-token") for zone in SERIES
+        ("/v3/carbon-intensity/forecast", EM_ZONES[region], "secret-token") for region in SERIES
     ]
     mean, start, location = brute_force_best(2, 16)
     summary = last_json(out)

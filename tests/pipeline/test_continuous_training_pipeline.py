@@ -122,3 +122,16 @@ def test_first_run_trains_then_the_same_data_skips_and_avoids_energy(tmp_path):
     assert [v.version for v in reader.versions(MODEL)] == [1]
     assert "Retrained            no (skipped)" in second.stdout
     assert "[4/10] Infer schema (infer-schema) skipped" in second.stdout
+
+
+def test_the_up_front_check_names_a_bad_retrain_policy_or_threshold():
+    from google.protobuf import json_format
+
+    from greenkfp.pipelines.runners.preflight import PreflightError, check_parameters
+
+    spec = json_format.MessageToDict(continuous_training_pipeline.pipeline_spec)
+    with pytest.raises(PreflightError, match="decide-retraining: retrain policy .* 'weekly'"):
+        check_parameters(spec, {"data_uri": "new.csv", "retrain_policy": "weekly"})
+    with pytest.raises(PreflightError, match="decide-retraining: threshold ks_p_value"):
+        check_parameters(spec, {"data_uri": "new.csv", "ks_p_value": 2.0})
+    check_parameters(spec, {"data_uri": "new.csv", "retrain_policy": "always"})

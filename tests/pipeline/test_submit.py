@@ -68,6 +68,42 @@ def sample_values(package):
     return values
 
 
+#: Values a greenkfp pipeline accepts (its up-front check refuses sample_values' for these),
+#: each unlike the parameter's default.
+ACCEPTED_VALUES = {
+    "delimiter": ";",
+    "encoding": "latin-1",
+    "mixed_numeric": "missing",
+    "eval_fraction": 0.25,
+    "fail_on": "drift",
+    "dropout": 0.3,
+    "learning_rate": 0.01,
+    "hidden_units": [16, 8],
+    "compression_methods": ["prune", "int8"],
+    "sparsity": 0.6,
+    "max_accuracy_drop": 0.02,
+    "max_auc_drop": 0.03,
+    "fairness_thresholds": [0.4, 0.6],
+    "feature_buckets": {"sensitive_features-b": [1.0, 2.0]},
+    "model_name": "ci-model",
+    "policy": "min_auc: 0.6",
+    "retrain_policy": "drift",
+    "psi_threshold": 0.3,
+    "ks_p_value": 0.05,
+    "ks_min_statistic": 0.2,
+    "numeric_drift_threshold": 0.15,
+    "categorical_drift_threshold": 0.2,
+    "max_quality_drop": 0.05,
+}
+
+
+def submittable_values(package):
+    """sample_values, with values the pipeline accepts where its components check them."""
+    values = sample_values(package)
+    values.update({k: v for k, v in ACCEPTED_VALUES.items() if k in values})
+    return values
+
+
 def required_values(package):
     """Values for the required parameters only (what a user must give)."""
     every = sample_values(package)
@@ -450,7 +486,7 @@ def test_vertex_bad_options_exit_2(compiled, capsys, no_network, options, messag
 @pytest.mark.parametrize("name", PIPELINES)
 def test_kfp_run_from_package(name, compiled, kfp_server, capsys):
     package = package_of(compiled, name)
-    values = sample_values(package)
+    values = submittable_values(package)
     status, out, err = cli(
         capsys,
         *("--package", str(compiled[name]), "--host", kfp_server.host),

@@ -462,3 +462,37 @@ def test_predictor_rejects_corrupt_or_foreign_folders(trained, tmp_path):
     # A train_model output goes through its SavedModel.
     scores = load_predictor(trained["model"])(trained["eval_df"])
     np.testing.assert_allclose(scores, trained["keras_scores"], atol=1e-5)
+
+
+def test_auto_ignores_differences_within_the_noise_margin():
+    cands = [
+        _candidate("float32", 1000, 2.0),
+        _candidate("int8", 300, 1.9),  # 5 % below the base: noise at a 10 % margin
+    ]
+    assert budget.choose(cands, BASE, "energy") == (cands[0], True)
+    assert budget.choose(cands, BASE, "energy", margin=0.0)[0].name == "int8"
+    # Size is exact: no margin, smaller is a saving.
+    assert budget.choose(cands, BASE, "size", margin=0.1)[0].name == "int8"
+
+
+def test_auto_ships_the_smallest_of_candidates_that_measure_alike():
+    small = _candidate("small", 300, 1.5)
+    quick = _candidate("quick", 600, 1.45)  # lowest energy, but within noise of "small"
+    far = _candidate("far", 900, 1.0)
+    cands = [_candidate("float32", 1000, 2.0), quick, small]
+    # Whatever order the noisy readings put them in, the smaller one ships.
+    assert budget.choose(cands, BASE, "energy")[0] is small
+    assert budget.choose([cands[0], small, quick], BASE, "energy")[0] is small
+    # A saving beyond the margin still wins over size.
+    assert budget.choose([*cands, far], BASE, "energy")[0] is far
+
+
+def test_config_from_component_inputs():
+    """compress_model's inputs and greenkfp run's up-front check build the same config."""
+    config = CompressionConfig.from_inputs(
+        {"methods": [], "pruning_schedule": "constant", "sparsity": 0.7, "country_iso_code": "FRA"}
+    )
+    assert config.methods == ["auto"] and config.schedule == "constant"
+    assert config.sparsity == 0.7
+    with pytest.raises(InputError, match="unknown pruning schedule 'cubic'"):
+        CompressionConfig.from_inputs({"pruning_schedule": "cubic"})

@@ -40,8 +40,23 @@ METRIC_KEYS = {
     "ram_energy_kwh",
     "emissions_kg_co2eq",
     "carbon_intensity_g_per_kwh",
+    "energy_kwh_low",
+    "energy_kwh_high",
+    "node_energy_kwh",
+    "cpu_share",
+    "memory_share",
+    "cpu_tdp_w",
 }
-METADATA_KEYS = {"energy_method", "country_iso_code", "region", "cpu_model", "gpu_model"}
+"""Kepler's ``kepler_energy_kwh`` is logged only when Kepler answered (see test_kepler.py)."""
+METADATA_KEYS = {
+    "energy_method",
+    "country_iso_code",
+    "region",
+    "cpu_model",
+    "gpu_model",
+    "cpu_tdp_source",
+    "kepler_status",
+}
 
 
 def _busy(seconds: float) -> int:
@@ -112,7 +127,9 @@ def test_busy_loop_is_metered(tmp_path):
     metadata = reading.metadata()
     assert set(metadata) == METADATA_KEYS
     assert all(isinstance(v, str) for v in metadata.values())
-    assert reading.to_dict() == {**metrics, **metadata}
+    assert reading.to_dict() == {**metrics, **metadata}  # None fields (no Kepler) left out
+    assert 0 < reading.energy_kwh_low <= reading.energy_kwh <= reading.energy_kwh_high
+    assert reading.energy_kwh <= reading.node_energy_kwh
 
 
 def test_files_go_under_output_dir_never_to_cwd(tmp_path, monkeypatch):
@@ -126,12 +143,16 @@ def test_files_go_under_output_dir_never_to_cwd(tmp_path, monkeypatch):
 
     assert list(cwd.iterdir()) == []
     cc_dir = out / energy.CODECARBON_SUBDIR
-    assert sorted(p.name for p in cc_dir.iterdir()) == sorted(
+    names = sorted(p.name for p in cc_dir.iterdir())
+    boamps = [n for n in names if n.startswith(energy.BOAMPS_FILE_PREFIX) and n.endswith(".json")]
+    assert len(boamps) == 1
+    assert sorted(set(names) - set(boamps)) == sorted(
         [energy.EMISSIONS_FILE_NAME, energy.LOG_FILE_NAME, energy.LOCK_FILE_NAME]
     )
     [row] = _csv_rows(out)
     assert row["project_name"] == "files-test"
-    assert float(row["energy_consumed"]) == pytest.approx(reading.energy_kwh, rel=1e-9)
+    # codecarbon's row is the node's figure; the reading holds the process's share of it.
+    assert float(row["energy_consumed"]) == pytest.approx(reading.node_energy_kwh, rel=1e-9)
     assert "offline tracker init" in (cc_dir / energy.LOG_FILE_NAME).read_text()
 
 
@@ -325,7 +346,8 @@ def test_two_meters_in_parallel_processes_do_not_collide(tmp_path):
     assert sorted(r["project_name"] for r in rows) == ["run-a", "run-b"]
     assert len({r["run_id"] for r in rows}) == 2
     by_project = {r["project_name"]: float(r["energy_consumed"]) for r in rows}
-    assert by_project["run-a"] == pytest.approx(readings[0]["energy_kwh"], rel=1e-9)
-    assert by_project["run-b"] == pytest.approx(readings[1]["energy_kwh"], rel=1e-9)
+    # Each row is codecarbon's node figure of its own run.
+    assert by_project["run-a"] == pytest.approx(readings[0]["node_energy_kwh"], rel=1e-9)
+    assert by_project["run-b"] == pytest.approx(readings[1]["node_energy_kwh"], rel=1e-9)
     # codecarbon's global lock was neither taken nor removed; nothing else went there.
     assert [p.name for p in tmpdir.iterdir()] == [".codecarbon.lock"]

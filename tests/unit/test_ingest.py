@@ -36,9 +36,75 @@ def test_headerless_file_uses_given_names(write_csv):
         CsvOptions(has_header=False)
 
 
-def test_non_numeric_value_keeps_column_as_text(write_csv):
-    path = write_csv("amount\n10\nabc\n30\n")
-    assert read_csv(path)["amount"].dtype == object
+def test_mostly_text_column_stays_text(write_csv):
+    path = write_csv("code\n10\nabc\nxyz\n")
+    assert read_csv(path)["code"].dtype == object
+
+
+def test_mostly_numeric_column_with_text_is_an_error_naming_column_and_values(write_csv):
+    rows = "".join(f"{v}\n" for v in [*range(1, 20), "abc", "n.a."])
+    path = write_csv("credit_amount\n" + rows)
+    with pytest.raises(InputError) as e:
+        read_csv(path)
+    message = str(e.value)
+    assert "'credit_amount'" in message and "'abc'" in message and "'n.a.'" in message
+    assert "missing_values" in message and path in message
+
+
+def test_mixed_numeric_missing_reads_text_cells_as_missing(write_csv):
+    path = write_csv("credit_amount\n10\nabc\n30\n")
+    df = read_csv(path, CsvOptions(mixed_numeric="missing"))
+    assert df["credit_amount"].dtype.kind == "f"
+    assert df["credit_amount"].isna().tolist() == [False, True, False]
+    with pytest.raises(InputError, match="mixed_numeric"):
+        CsvOptions(mixed_numeric="coerce")
+
+
+def test_latin1_file_is_an_error_naming_file_line_and_byte(write_csv, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("name,label\ntv,1\nt\u00e9l\u00e9vision,0\n".encode("latin-1"))
+    with pytest.raises(InputError) as e:
+        read_csv(str(path))
+    message = str(e.value)
+    assert str(path) in message and "line 3" in message and "byte 17" in message
+    assert "0xe9" in message and "encoding" in message
+    df = read_csv(str(path), CsvOptions(encoding="latin-1"))
+    assert df["name"].tolist() == ["tv", "t\u00e9l\u00e9vision"]
+
+
+@pytest.mark.parametrize("bom, codec", [(b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le")])
+def test_byte_order_mark_decides_the_encoding(tmp_path, bom, codec):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(bom + "name,label\nt\u00e9l\u00e9,1\nx,0\n".encode(codec))
+    df = read_csv(str(path))
+    assert list(df.columns) == ["name", "label"]
+    assert df["name"].tolist() == ["t\u00e9l\u00e9", "x"]
+
+
+def test_unknown_encoding_is_named():
+    with pytest.raises(InputError, match="unknown encoding 'klingon'"):
+        CsvOptions(encoding="klingon")
+
+
+def test_binary_file_is_named(tmp_path):
+    path = tmp_path / "model.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    with pytest.raises(InputError) as e:
+        read_csv(str(path))
+    assert str(path) in str(e.value) and "binary" in str(e.value)
+
+
+def test_header_in_another_delimiter_names_it(write_csv):
+    path = write_csv("age;job;risk\n31;2;1\n45;1;0\n")
+    with pytest.raises(InputError) as e:
+        read_csv(path)
+    message = str(e.value)
+    assert "';'" in message and "delimiter" in message and path in message
+    assert read_csv(path, CsvOptions(delimiter=";"))["risk"].tolist() == [1, 0]
+
+
+def test_one_column_file_without_other_delimiters_is_fine(write_csv):
+    assert read_csv(write_csv("label\n1\n0\n"))["label"].tolist() == [1, 0]
 
 
 @pytest.mark.parametrize(
@@ -110,3 +176,28 @@ def test_import_csv_requires_label_and_columns_of_eval(tmp_path, write_csv):
     eval_csv = write_csv("a\n1\n", "eval.csv")
     with pytest.raises(InputError, match=r"eval.csv lacks required column\(s\) \['label'\]"):
         run_import_csv(**paths, eval_data_uri=eval_csv)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_local_writes_are_all_or_nothing(tmp_path, monkeypatch):
+    """A step stopped mid-write (SIGTERM, a full disk) leaves the old file or none."""
+    target = tmp_path / "out" / "model.bin"
+    uri_io.write_bytes(str(target), b"old")
+    rows = pd.DataFrame({"a": range(1000)})
+
+    def stop(*args):
+        raise _Interrupted
+
+    monkeypatch.setattr(uri_io.os, "fsync", stop)
+    with pytest.raises(_Interrupted):
+        uri_io.write_bytes(str(target), b"new" * 1000)
+    assert target.read_bytes() == b"old"
+    with pytest.raises(_Interrupted):
+        uri_io.write_dataset(rows, str(tmp_path / "out" / "train"))
+    assert sorted(p.name for p in target.parent.iterdir()) == ["model.bin"]
+    monkeypatch.undo()
+    uri_io.write_dataset(rows, str(tmp_path / "out" / "train"))
+    assert uri_io.read_dataset(str(tmp_path / "out" / "train"))["a"].tolist() == list(range(1000))

@@ -2,6 +2,7 @@ import os
 
 import pytest
 
+from greenkfp.components._shared.energy import BOAMPS_FILE_PREFIX
 from greenkfp.components._shared.metering import metered_step, publish, record_energy, step_dir
 
 
@@ -37,7 +38,9 @@ def test_metered_step_records_and_keeps_files_in_the_step_folder(tmp_path, monke
     assert all(isinstance(v, float) for v in metrics.metadata.values())
     assert artifact.metadata["country_iso_code"] == "FRA"
     assert artifact.metadata["energy_method"]
-    assert sorted(os.listdir(out / "codecarbon")) == ["codecarbon.log", "emissions.csv"]
+    names = sorted(os.listdir(out / "codecarbon"))
+    assert names[1:] == ["codecarbon.log", "emissions.csv"]
+    assert names[0].startswith(BOAMPS_FILE_PREFIX) and names[0].endswith(".json")
     assert sorted(os.listdir(tmp_path)) == ["task"]  # nothing in the working directory
 
 

@@ -230,7 +230,11 @@ def test_sigkill_at_every_stage_leaves_the_registry_consistent(tmp_path, model_d
 
     crashed = run_push(base, model_dir, **{registry.CRASH_ENV: stage})
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert_push_stopped_cleanly(base, model_dir, stage)
 
+
+def assert_push_stopped_cleanly(base: Path, model_dir: Path, stage: str) -> None:
+    """A push stopped at ``stage`` left the registry consistent, and the next one works."""
     assert_consistent(base)
     published = registry.STAGES.index(stage) >= registry.STAGES.index("published")
     assert visible(base) == ([1, 2] if published else [1])
@@ -243,6 +247,44 @@ def test_sigkill_at_every_stage_leaves_the_registry_consistent(tmp_path, model_d
     assert Registry(str(base)).live_version(MODEL) == result["version"]
     assert_consistent(base)
     assert visible(base)[-1] == result["version"]
+
+
+SIGTERM_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from greenkfp.components.deployment import registry, registry_layout
+
+    stage, handled = sys.argv[4], sys.argv[5] == "handled"
+    if handled:  # as codecarbon's lock does inside every metered step
+        def leave(signum, frame):
+            raise SystemExit(1)
+        signal.signal(signal.SIGTERM, leave)
+    def sigterm_at(reached):
+        if reached == stage:
+            os.kill(os.getpid(), signal.SIGTERM)
+    registry.crash_point = registry_layout.crash_point = sigterm_at
+    sys.argv = sys.argv[:4]
+    """
+)
+
+
+@pytest.mark.parametrize("handled", ["default", "handled"])
+@pytest.mark.parametrize("stage", registry.STAGES)
+def test_sigterm_at_every_stage_leaves_the_registry_consistent(tmp_path, model_dir, stage, handled):
+    """Pod eviction mid-push: with SIGTERM's default action, or raising SystemExit."""
+    base = tmp_path / "registry"
+    assert run_push(base, model_dir).returncode == 0  # version 1, LIVE 1
+
+    terminated = subprocess.run(
+        [sys.executable, "-c", SIGTERM_SCRIPT + PUSH_SCRIPT, str(base), str(model_dir), ""]
+        + [stage, handled],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    expected = 1 if handled == "handled" else -signal.SIGTERM
+    assert terminated.returncode == expected, terminated.stderr
+    assert_push_stopped_cleanly(base, model_dir, stage)
 
 
 def test_concurrent_pushes_get_distinct_versions(tmp_path, model_dir):

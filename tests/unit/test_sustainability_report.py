@@ -10,7 +10,7 @@ from helpers import energy_figures
 from html_sections import num, parse, rows_by_first
 
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components.sustainability import report, task
+from greenkfp.components.sustainability import report, summary, task
 from greenkfp.components.sustainability.report import render_sustainability_report
 from greenkfp.components.sustainability.task import run_sustainability_report
 
@@ -137,6 +137,7 @@ def test_every_section_with_real_figures():
     assert list(sections) == [
         "Energy and emissions per step",
         "Carbon intensity and method",
+        "Emissions as run, at the annual average, at the best window",
         "Model before and after compression",
         "Fairness gaps per feature",
         "Deployment gate",
@@ -195,6 +196,68 @@ def test_every_section_with_real_figures():
     assert "not included" in sci_section["text"]
 
 
+def test_emissions_as_run_annual_and_best_window():
+    inputs = full_inputs()
+    # training and compression were priced by a provider at 100 g/kWh, best window 60 g/kWh;
+    # the others only have codecarbon's annual average (400 g/kWh).
+    for name in ("training", "compression"):
+        kwh = STEP_KWH[name]
+        inputs[name].update(
+            emissions_kg_co2eq=kwh * 0.1,
+            carbon_intensity_g_per_kwh=100.0,
+            emissions_kg_co2eq_annual_average=kwh * 0.4,
+            carbon_intensity_annual_average_g_per_kwh=400.0,
+            emissions_kg_co2eq_best_window=kwh * 0.06,
+            carbon_intensity_best_window_g_per_kwh=60.0,
+        )
+    figures = run_sustainability_report(step_metrics=inputs)
+    c = figures.carbon
+    priced = STEP_KWH["training"] + STEP_KWH["compression"]
+    others = sum(STEP_KWH.values()) - priced
+    assert (c["steps_priced"], c["steps_metered"]) == (2, 10)
+    assert c["emissions_kg_annual_average"] == pytest.approx(sum(STEP_KWH.values()) * 0.4)
+    assert c["emissions_kg_as_run"] == pytest.approx(priced * 0.1 + others * 0.4)
+    assert c["emissions_kg_best_window"] == pytest.approx(priced * 0.06 + others * 0.4)
+    assert c["emissions_kg_best_window"] <= c["emissions_kg_as_run"]
+    assert figures.emissions_kg_co2eq_total == pytest.approx(c["emissions_kg_as_run"])
+    metrics = figures.figures
+    assert metrics["emissions_kg_co2eq_annual_average_total"] == c["emissions_kg_annual_average"]
+    assert metrics["emissions_kg_co2eq_best_window_total"] == c["emissions_kg_best_window"]
+
+    own = {"carbon_intensity_source": "forecast file f.csv", "carbon_intensity_note": ""}
+    section = parse(render_sustainability_report(figures, own))[
+        "Emissions as run, at the annual average, at the best window"
+    ]
+    rows = rows_by_first(section["tables"][0])
+    assert [num(v) for v in rows["train_model"][:6]] == pytest.approx(
+        [STEP_KWH["training"] * k for k in (0.1, 0.4, 0.06)] + [100.0, 400.0, 60.0], rel=1e-3
+    )
+    assert rows["import_csv"][2] == "–"  # no provider priced it: no best window
+    assert [num(v) for v in rows["total"][:3]] == pytest.approx(
+        [c["emissions_kg_as_run"], c["emissions_kg_annual_average"], c["emissions_kg_best_window"]],
+        rel=1e-3,
+    )
+    assert "2 of 10 steps" in section["text"] and "forecast file f.csv" in section["text"]
+    markdown = summary.render_sustainability_summary(figures)
+    assert "(2 of 10 steps priced by a provider)" in markdown
+
+
+def test_without_a_provider_all_three_are_the_annual_average():
+    figures = run_sustainability_report(step_metrics=full_inputs())
+    c = figures.carbon
+    assert c["steps_priced"] == 0
+    assert (
+        c["emissions_kg_as_run"]
+        == c["emissions_kg_annual_average"]
+        == c["emissions_kg_best_window"]
+        == pytest.approx(figures.emissions_kg_co2eq_total)
+    )
+    section = parse(render_sustainability_report(figures))[
+        "Emissions as run, at the annual average, at the best window"
+    ]
+    assert "No provider priced the steps" in section["text"]
+
+
 def test_metrics_and_record():
     figures = run_sustainability_report(
         step_metrics=full_inputs(), blessing=BLESSING, deployment=DEPLOYMENT
@@ -242,16 +305,18 @@ def test_nothing_given_degrades_gracefully():
     figures = run_sustainability_report(step_metrics={})
     page = render_sustainability_report(figures)
     sections = parse(page)
-    assert len(sections) == 7
+    assert len(sections) == 8
     for title in list(sections)[2:]:
         assert report.NOT_RUN in sections[title]["text"], title
     assert figures.figures == {
         "energy_kwh_total": 0.0,
+        "energy_kwh_total_low": 0.0,
+        "energy_kwh_total_high": 0.0,
         "emissions_kg_co2eq_total": 0.0,
         "steps_reported": 0.0,
     }
     assert figures.energy_method == "see each step"
-    markdown = report.render_sustainability_summary(figures)
+    markdown = summary.render_sustainability_summary(figures)
     assert markdown.count(report.NOT_RUN) == len(task.STEPS) + 5
 
 
@@ -286,7 +351,7 @@ def test_deployed_version_and_markdown():
     )
     assert figures.figures["deployed_version"] == 3.0
     assert figures.figures["approved"] == 1.0
-    markdown = report.render_sustainability_summary(figures)
+    markdown = summary.render_sustainability_summary(figures)
     assert "version 3 pushed" in markdown and "**APPROVED**" in markdown
     for check in BLESSING["checks"]:
         assert check["name"] in markdown
@@ -311,7 +376,7 @@ def test_own_energy_summary_and_metadata():
     own = {"energy_kwh": 1e-7, "emissions_kg_co2eq": 4e-8, "duration_s": 0.1}
     sections = parse(render_sustainability_report(figures, own))
     assert "This report step (not in the totals)" in sections
-    assert report.render_sustainability_summary(figures).startswith("# Sustainability summary")
+    assert summary.render_sustainability_summary(figures).startswith("# Sustainability summary")
     assert figures.metadata == {"sustainability": figures.to_dict()}
 
 
@@ -355,3 +420,45 @@ def test_non_dict_arguments_are_input_errors():
         run_sustainability_report(step_metrics={}, blessing="approved")
     with pytest.raises(InputError, match="embodied_g_co2eq_per_1k"):
         run_sustainability_report(step_metrics={}, embodied_g_co2eq_per_1k=math.nan)
+
+
+def test_totals_carry_the_sum_of_the_steps_bounds_and_keplers_figures():
+    inputs = full_inputs()
+    for name, kwh in STEP_KWH.items():
+        inputs[name].update(energy_kwh_low=0.5 * kwh, energy_kwh_high=2.0 * kwh)
+    del inputs["import"]["energy_kwh_low"]  # a step without a bound counts at its value
+    inputs["training"]["kepler_energy_kwh"] = 2.5e-4
+    inputs["compression"]["kepler_energy_kwh"] = 3.0e-4
+    figures = run_sustainability_report(step_metrics=inputs)
+    total = sum(STEP_KWH.values())
+    m = figures.figures
+    assert m["energy_kwh_total_low"] == pytest.approx(0.5 * total + 0.5 * STEP_KWH["import"])
+    assert m["energy_kwh_total_high"] == pytest.approx(2.0 * total)
+    assert m["energy_kwh_total_low"] <= m["energy_kwh_total"] <= m["energy_kwh_total_high"]
+    assert m["kepler_energy_kwh_total"] == pytest.approx(5.5e-4) and figures.kepler_steps == 2
+
+    sections = parse(render_sustainability_report(figures))
+    energy = sections["Energy and emissions per step"]
+    table = energy["tables"][0]
+    header = table[0]
+    assert header[-2:] == ["energy bound (kWh)", "Kepler, pod CPU (kWh)"]
+    rows = rows_by_first(table)
+    low, high = (num(x) for x in rows["train_model"][-2].split(" – "))
+    assert (low, high) == pytest.approx((0.5 * 3.2e-4, 2.0 * 3.2e-4))
+    assert num(rows["train_model"][-1]) == pytest.approx(2.5e-4)
+    assert rows["validate_data"][-1] == "–"  # no Kepler figure for that step
+    assert num(rows["total"][-1]) == pytest.approx(5.5e-4)
+    assert "energy bound, total (kWh)" in energy["text"]
+    method = rows_by_first(sections["Carbon intensity and method"]["tables"][0])
+    assert method["Kepler cross-check, total"] == ["0.00055 kWh over 2 step(s)"]
+    markdown = summary.render_sustainability_summary(figures)
+    assert f"({m['energy_kwh_total_low']:.4g} to {m['energy_kwh_total_high']:.4g} kWh)" in markdown
+    assert "| train_model | 0.00032 | 0.00016 – 0.00064 |" in markdown
+
+
+def test_no_kepler_figure_says_so():
+    figures = run_sustainability_report(step_metrics=full_inputs())
+    assert (
+        figures.kepler_energy_kwh_total is None and "kepler_energy_kwh_total" not in figures.figures
+    )
+    assert "no Kepler figure" in summary.render_sustainability_summary(figures)
