@@ -437,7 +437,7 @@ def run_locally(
         if run_dirs
         else {}
     )
-    failed = next((s for s in tracker.steps if s.status != "succeeded"), None)
+    failed = next((s for s in tracker.steps if s.status not in ("succeeded", SKIPPED)), None)
     summary = RunSummary(
         pipeline=pipeline.name,
         status="interrupted" if interrupted else "failed" if failure or failed else "succeeded",
