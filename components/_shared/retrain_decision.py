@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, ClassVar, Mapping, Optional
+from typing import Any, ClassVar, Iterable, Mapping, Optional
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
@@ -115,3 +115,27 @@ def energy_avoided_kwh(
     if live_pipeline_energy_kwh is None:
         return None
     return float(live_pipeline_energy_kwh) - float(spent_kwh)
+
+
+def retraining_figures(outputs: Iterable[Mapping[str, Any]], spent_kwh: float) -> dict[str, Any]:
+    """What a run's summary says of retraining; empty for a run without a decision.
+
+    The keys are ``retrained``, ``retrain_reasons`` and ``energy_avoided_kwh``.
+
+    Args:
+        outputs: The metadata of each output artifact of the run's steps; the decision is
+            told by its shape (:meth:`RetrainDecision.holds_one`).
+        spent_kwh: The energy the run's steps spent.
+    """
+    decision = next(
+        (RetrainDecision.from_dict(o) for o in outputs if RetrainDecision.holds_one(o)), None
+    )
+    if decision is None:
+        return {}
+    return {
+        "retrained": decision.retrain,
+        "retrain_reasons": decision.reasons,
+        "energy_avoided_kwh": energy_avoided_kwh(
+            decision.retrain, decision.live_pipeline_energy_kwh, spent_kwh
+        ),
+    }

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
 from greenkfp.components._shared.grid_intensity import run_emissions
-from greenkfp.components._shared.retrain_decision import RetrainDecision, energy_avoided_kwh
+from greenkfp.components._shared.retrain_decision import retraining_figures
 from greenkfp.components._shared.skipping import SKIPPED, SKIPPED_LOG_PREFIX
 from greenkfp.components._shared.step_records import RUN_FIGURES_KEY, RunOutcome
 from greenkfp.pipelines.runners.interrupts import Interrupted, interruptible
@@ -98,8 +98,7 @@ class RunSummary:
     emissions_kg_best_window: Optional[float] = None
     steps_priced: int = 0
     carbon_intensity_source: str = ""
-    # Continuous training: whether the run retrained, why (each reason with its figure),
-    # and the live version's recorded pipeline energy less what this run spent.
+    # Continuous training (retrain_decision.retraining_figures): whether, why, energy avoided.
     retrained: Optional[bool] = None
     retrain_reasons: Optional[list[str]] = None
     energy_avoided_kwh: Optional[float] = None
@@ -319,15 +318,7 @@ def pipeline_outcome(steps: list[StepResult], reports: dict[str, str]) -> dict[s
         ]
     outcome["report_html"] = _run_report(steps, reports)
     records = [record for step in steps for record in _records(step)]
-    decision = next(
-        (RetrainDecision.from_dict(r) for r in records if RetrainDecision.holds_one(r)), None
-    )
-    if decision is not None:
-        outcome["retrained"] = decision.retrain
-        outcome["retrain_reasons"] = decision.reasons
-        outcome["energy_avoided_kwh"] = energy_avoided_kwh(
-            decision.retrain, decision.live_pipeline_energy_kwh, sum(s.energy_kwh for s in steps)
-        )
+    outcome.update(retraining_figures(records, sum(s.energy_kwh for s in steps)))
     return {k: v for k, v in outcome.items() if v is not None}
 
 

@@ -176,3 +176,16 @@ def test_false_negative_rate_gap_per_feature_beside_the_recorded_one():
     ]
     with pytest.raises(InputError, match="no sensitive feature column 'race'"):
         false_negative_rate_gaps(df, labels, scores, ["race"], {}, {})
+
+
+def test_retraining_figures_read_the_decision_by_its_shape():
+    from greenkfp.components._shared.retrain_decision import retraining_figures
+
+    record = RetrainDecision(retrain=False, reasons=["no drift"], live_pipeline_energy_kwh=0.001)
+    outputs = [{"approved": True, "checks": []}, {"retrain": 0.0}, record.metadata]
+    assert retraining_figures(outputs, 0.0002) == {
+        "retrained": False,
+        "retrain_reasons": ["no drift"],
+        "energy_avoided_kwh": pytest.approx(0.0008),
+    }
+    assert retraining_figures([{"deployed": True}], 0.0002) == {}
