@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from greenkfp.components._shared.errors import InputError
@@ -36,6 +36,10 @@ SERVING_FILE = "serving.json"
 TFLITE_PAIR = "tflite_pair"
 SAVED_MODEL = "saved_model"
 FORMATS = (TFLITE_PAIR, SAVED_MODEL)
+RUNTIMES = {
+    TFLITE_PAIR: "greenkfp serve (TFLite interpreter; KServe custom predictor)",
+    SAVED_MODEL: "TF Serving (KServe tensorflow runtime) or greenkfp serve",
+}
 
 
 @dataclass
@@ -48,6 +52,7 @@ class ServingSpec:
         inputs: Raw model input names and their dtypes (``float32``, ``string``).
         label_column: The label the model predicts (scores are its positive class's).
         positive_label: The class a score is the probability of.
+        runtime: What serves it (for people reading the version; default by format).
     """
 
     format: str
@@ -55,17 +60,13 @@ class ServingSpec:
     inputs: dict[str, str]
     label_column: str = ""
     positive_label: Any = None
-    runtime: str = field(default="")
+    runtime: str = ""
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise InputError(f"serving format {self.format!r} is not one of {list(FORMATS)}")
         if not self.runtime:
-            self.runtime = (
-                "greenkfp serve (TFLite interpreter)"
-                if self.format == TFLITE_PAIR
-                else ("TF Serving (KServe tensorflow runtime) or greenkfp serve")
-            )
+            self.runtime = RUNTIMES[self.format]
 
     def to_json(self) -> str:
         """The ``serving.json`` text."""
