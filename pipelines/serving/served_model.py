@@ -126,7 +126,7 @@ class LiveFollower:
         """Reads LIVE once; loads and swaps in the version it names when that is new."""
         try:
             live = self.reader.live_version(self.name)
-        except InputError as err:
+        except Exception as err:  # InputError, or an object store's error: try again later
             self._failed(f"LIVE cannot be read: {err}")
             return
         if live is None:

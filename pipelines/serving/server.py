@@ -32,7 +32,7 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 """Largest oversized body read and dropped before the 413; beyond it the socket closes."""
 
-V2_MODEL = re.compile(r"^/v2/models/([^/]+)(?:/versions/[^/]+)?(/infer|/ready)?$")
+V2_MODEL = re.compile(r"^/v2/models/([^/]+)(/infer|/ready)?$")
 V1_MODEL = re.compile(r"^/v1/models/([^/:]+)(:predict)?$")
 
 
