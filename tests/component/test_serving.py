@@ -11,6 +11,7 @@ import http.client
 import json
 import threading
 import time
+import uuid
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
@@ -303,5 +304,20 @@ def test_no_live_version_is_not_ready_until_a_deploy(tmp_path, served, imported,
             server, "POST", f"/v1/models/{MODEL}:predict", v1_request(served.rows)
         )
         assert status == 200 and len(answer["predictions"]) == ROWS
+    finally:
+        server.stop()
+
+
+def test_an_object_store_registry_is_served(tmp_path, served, imported, compressed):
+    """ram:// goes through tf.io.gfile as gs:// does: the version is downloaded, then served."""
+    registry_uri = f"ram://serving-{uuid.uuid4().hex}"
+    blessing = blessing_file(tmp_path, dict(compressed.metrics.metadata))
+    push(registry_uri, compressed.compressed_model.path, blessing, imported.eval_dataset.path)
+    server = PredictorServer(registry_uri, MODEL, port=0, poll_seconds=0.05).start()
+    try:
+        body = v1_request(served.rows)
+        status, answer, _ = call(server, "POST", f"/v1/models/{MODEL}:predict", body)
+        assert status == 200, answer
+        np.testing.assert_allclose(answer["predictions"], served.expected, rtol=0, atol=1e-6)
     finally:
         server.stop()
