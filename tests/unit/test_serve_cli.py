@@ -66,3 +66,37 @@ def test_bad_v2_tensors_name_the_field():
         with pytest.raises(RequestError) as err:
             protocol.parse_json(raw)
         assert err.value.status == 400 and message in err.value.message
+
+
+def test_serve_with_no_live_version_is_live_not_ready_and_stops_on_sigterm(tmp_path):
+    import http.client
+    import json
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "greenkfp", "serve", "--registry", str(tmp_path)]
+    process = subprocess.Popen(
+        [*command, "--model-name", "credit-risk", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        host, port = re.search(r"at http://([\d.]+):(\d+)", process.stdout.readline()).groups()
+        answers = {}
+        for path in ("/v2/health/live", "/v2/health/ready"):
+            conn = http.client.HTTPConnection(host, int(port), timeout=30)
+            conn.request("GET", path)
+            response = conn.getresponse()
+            answers[path] = (response.status, json.loads(response.read()))
+            conn.close()
+        assert answers["/v2/health/live"] == (200, {"live": True})
+        status, body = answers["/v2/health/ready"]
+        assert status == 503 and "no LIVE version of 'credit-risk'" in body["reason"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
