@@ -5,6 +5,7 @@ gate and the continuous training decision read it. Layout::
 
     <base>/<model>/LIVE          the live version's number
     <base>/<model>/<N>/          a version; complete only with its _COMPLETE marker
+        serving.json             the served artifact and its format (serving_spec.py)
         metrics.json             the evaluation metrics the gate judged, per source
         train_statistics.pb      TFDV statistics of the training data
         schema.pbtxt             the TFDV schema the model was trained with

@@ -122,8 +122,9 @@ def deploy_model(
 
     TFX Pusher semantics: a model the gate did not bless is not pushed (nothing is
     written) and the outputs say why. A blessed one is written to
-    <registry_uri>/<model_name>/<version>/ (SavedModel at the root as TF Serving reads it,
-    the TFLite model, blessing, metrics, model card), verified by loading it and
+    <registry_uri>/<model_name>/<version>/ (the judged artifact, named in serving.json:
+    a compressed model's TFLite pair, or a trained model's SavedModel at the root as TF
+    Serving reads it; blessing, metrics, model card), verified by loading it and
     comparing canary predictions on eval rows with the candidate's, published
     atomically, and only then made LIVE. The version also keeps what a later run judges
     new data against (decide_retraining): the training statistics, schema, a seeded

@@ -15,11 +15,18 @@ from typing import Any, Callable, Mapping, Optional
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.image import component_image
+from greenkfp.components._shared.model_artifact import SAVED_MODEL_DIRNAME
 from greenkfp.components._shared.registry_reading import (
     DRIFT_REFERENCE_FILE,
     PIPELINE_ENERGY_FILE,
     SCHEMA_FILE,
     TRAIN_STATISTICS_FILE,
+)
+from greenkfp.components._shared.serving_spec import (
+    SERVING_FILE,
+    TFLITE_PAIR,
+    spec_for_model_dir,
 )
 from greenkfp.components._shared.step_records import BlessingRecord, DeploymentRecord
 from greenkfp.components.deployment import kserve, model_card, registry
@@ -120,6 +127,20 @@ def _model_metadata(model_dir: str) -> dict[str, Any]:
     return facts
 
 
+def served_files(model_dir: str) -> tuple[list[tuple[str, str]], Any]:
+    """The files a version of this model holds and its serving spec (``serving.json``).
+
+    A compressed model keeps only its TFLite pair and manifest: the pruned or QAT float
+    SavedModel beside it was not what the gate judged, so it is not pushed.
+    """
+    files = registry.version_layout(model_dir)
+    spec = spec_for_model_dir(model_dir)
+    if spec.format == TFLITE_PAIR:
+        nested = os.path.join(model_dir, SAVED_MODEL_DIRNAME) + os.sep
+        files = [(source, rel) for source, rel in files if not source.startswith(nested)]
+    return files, spec
+
+
 def run_deploy_model(
     *,
     model_dir: str,
@@ -183,12 +204,11 @@ def run_deploy_model(
         raise InputError(f"eval data {eval_path} has no rows for canary predictions")
     if canary_rows < 1:
         raise InputError(f"canary_rows must be at least 1, got {canary_rows}")
-    files = registry.version_layout(model_dir)
+    files, serving = served_files(model_dir)
     if verifier is None:
         from greenkfp.components.deployment.canary import CanaryCheck
 
         verifier = CanaryCheck(model_dir, eval_df.head(canary_rows), canary_tolerance)
-    has_saved_model = any(rel == registry.SAVED_MODEL_PB for _, rel in files)
     metadata = _model_metadata(model_dir)
     kept = (training or TrainingRecord()).files(str(metadata.get("label_column") or ""))
     lineage = [
@@ -209,7 +229,11 @@ def run_deploy_model(
             version,
             namespace,
             pin_version,
-            model_format="tensorflow" if has_saved_model else "tflite",
+            container=(
+                kserve.predictor_container(component_image(), reg.base_uri, model_name)
+                if serving.format == TFLITE_PAIR
+                else None
+            ),
         )
         outcome.manifest = manifest
         canary_report = dict(getattr(verifier, "report", {}) or {})
@@ -241,6 +265,7 @@ def run_deploy_model(
         }
         return {
             BLESSING_FILE: blessing.to_json().encode(),
+            SERVING_FILE: serving.to_json().encode(),
             registry.METRICS_FILE: json.dumps(recorded, indent=2, sort_keys=True).encode(),
             MODEL_CARD_FILE: model_card.render(card).encode(),
             MANIFEST_FILE: kserve.to_yaml(manifest).encode(),

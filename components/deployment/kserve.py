@@ -9,6 +9,12 @@ Two ways to point KServe at the registry (``pin_version``):
 - model root: ``storageUri: <base>/<model>``. Any KServe version; TF Serving serves the
   highest numbered version there, which right after a push is the pushed one (versions
   only grow) but ignores LIVE after a rollback.
+
+A version whose ``serving.json`` says ``tflite_pair`` (a compressed model) is not a
+TensorFlow model: no standard KServe runtime serves the TFLite pair with its raw-row
+preprocessing. Its manifest runs ``greenkfp serve`` from the project image as a KServe
+custom predictor (:func:`predictor_container`), which reads the registry itself and
+serves, and follows, its LIVE version; ``pin_version`` does not apply there.
 """
 
 from __future__ import annotations
@@ -22,6 +28,38 @@ GROUP = "serving.kserve.io"
 API_VERSION = "v1beta1"
 PLURAL = "inferenceservices"
 MOUNT_ROOT = "/mnt/models"
+PREDICTOR_PORT = 8080
+SCRAPE_ANNOTATIONS = {
+    "serving.kserve.io/enable-prometheus-scraping": "true",
+    "prometheus.kserve.io/port": str(PREDICTOR_PORT),
+    "prometheus.kserve.io/path": "/metrics",
+}
+"""KServe's annotations that let Prometheus scrape the predictor's ``/metrics``."""
+
+
+def predictor_container(image: str, registry_uri: str, model_name: str) -> dict[str, Any]:
+    """The KServe custom predictor container that runs ``greenkfp serve`` on the registry."""
+    return {
+        "name": "kserve-container",
+        "image": image,
+        "command": ["greenkfp"],
+        "args": [
+            "serve",
+            "--registry",
+            registry_uri,
+            "--model-name",
+            model_name,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(PREDICTOR_PORT),
+        ],
+        "ports": [{"containerPort": PREDICTOR_PORT, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": PREDICTOR_PORT}},
+        "livenessProbe": {"httpGet": {"path": "/v2/health/live", "port": PREDICTOR_PORT}},
+    }
+
+
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
@@ -33,6 +71,7 @@ def inference_service(
     pin_version: bool = True,
     model_format: str = "tensorflow",
     annotations: Optional[dict[str, str]] = None,
+    container: Optional[dict[str, Any]] = None,
 ) -> dict[str, Any]:
     """Builds the manifest.
 
@@ -44,6 +83,8 @@ def inference_service(
         pin_version: Serve exactly ``version`` (see the module docstring).
         model_format: KServe model format (``tensorflow`` for a SavedModel).
         annotations: Extra annotations.
+        container: A custom predictor container (:func:`predictor_container`) that
+            replaces the runtime chosen by ``model_format`` and the storage fields.
 
     Returns:
         The manifest as a dict.
@@ -54,6 +95,8 @@ def inference_service(
         model["storageUris"] = [{"uri": version_uri, "path": f"{MOUNT_ROOT}/{int(version)}"}]
     else:
         model["storageUri"] = model_uri.rstrip("/")
+    if container is not None:
+        annotations = {**SCRAPE_ANNOTATIONS, **(annotations or {})}
     metadata: dict[str, Any] = {
         "name": name,
         "labels": {"app.kubernetes.io/managed-by": "greenkfp"},
@@ -69,7 +112,7 @@ def inference_service(
         "apiVersion": f"{GROUP}/{API_VERSION}",
         "kind": "InferenceService",
         "metadata": metadata,
-        "spec": {"predictor": {"model": model}},
+        "spec": {"predictor": {"containers": [container]} if container else {"model": model}},
     }
 
 
@@ -137,11 +180,17 @@ def apply(manifest: dict[str, Any], api: Any = None) -> str:
     except Exception as err:  # kubernetes.client.ApiException; 409 means it exists
         if getattr(err, "status", None) != 409:
             raise
-    # A JSON merge patch: null removes the storage field of the other mode.
-    model = dict(body["spec"]["predictor"]["model"])
-    model.setdefault("storageUri", None)
-    model.setdefault("storageUris", None)
-    patch = {**body, "spec": {"predictor": {"model": model}}}
+    # A JSON merge patch: null removes the storage field of the other mode, and the
+    # runtime model or the custom container that the other format used.
+    predictor = dict(body["spec"]["predictor"])
+    if "model" in predictor:
+        model = dict(predictor["model"])
+        model.setdefault("storageUri", None)
+        model.setdefault("storageUris", None)
+        predictor = {"model": model, "containers": None}
+    else:
+        predictor["model"] = None
+    patch = {**body, "spec": {"predictor": predictor}}
     api.patch_namespaced_custom_object(
         GROUP, API_VERSION, namespace, PLURAL, metadata["name"], patch
     )

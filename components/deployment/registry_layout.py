@@ -5,7 +5,9 @@ Layout::
     <base>/<model>/
       LIVE                   the live version's number (one line), replaced atomically
       1/ 2/ 3/ ...           published versions; a version counts only with its _COMPLETE
-        saved_model.pb, variables/, ...   the SavedModel at the root (TF Serving's layout)
+        serving.json           the served artifact and its format (tflite_pair, saved_model)
+        saved_model.pb, variables/, ...   a trained model's SavedModel at the root (TF
+                             Serving's layout); a compressed model's is not pushed
         *.tflite, compressed_model.json   the compressed model, when there is one
         blessing.json, metrics.json, model_card.md, inferenceservice.yaml
         train_statistics.pb, schema.pbtxt, drift_reference.csv, pipeline_energy.json

@@ -1,8 +1,8 @@
 """The ``greenkfp`` command: run pipelines locally, compile them, submit them, manage a registry.
 
 One module per command: :mod:`.run` (``run``), :mod:`.compile` (``compile``, ``docs``),
-:mod:`.submit` (``submit``) and :mod:`.registry` (``registry``). Each adds its
-sub-command to the parser and sets the function that runs it.
+:mod:`.submit` (``submit``), :mod:`.registry` (``registry``) and :mod:`.serve` (``serve``).
+Each adds its sub-command to the parser and sets the function that runs it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Optional, Sequence
 
-from greenkfp.pipelines.cli import compile, registry, run, submit
+from greenkfp.pipelines.cli import compile, registry, run, serve, submit
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile.add_docs_parser(commands)
     registry.add_parser(commands)
     submit.add_parser(commands)
+    serve.add_parser(commands)
     return parser
 
 

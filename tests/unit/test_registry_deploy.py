@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.serving_spec import read_serving_spec
 from greenkfp.components._shared.step_records import BlessingRecord
 from greenkfp.components.deployment import kserve, model_card
 from greenkfp.components.deployment.deploy_task import run_deploy_model
@@ -99,8 +100,11 @@ def test_blessed_model_is_pushed_with_card_metrics_and_manifest(tmp_path, files)
         "model_card.md",
         "inferenceservice.yaml",
         "lineage.json",
+        "serving.json",
         "_COMPLETE",
     }
+    serving = json.loads((version / "serving.json").read_text())
+    assert serving["format"] == "saved_model" and serving["files"] == ["saved_model.pb"]
     assert json.loads((version / "blessing.json").read_text()) == BLESSING
     recorded = json.loads((version / "metrics.json").read_text())
     assert recorded["candidate"] == {"auc": 0.81} and recorded["version"] == 1
@@ -215,6 +219,46 @@ def test_manifest_pinned_and_model_root():
     assert "namespace" not in root["metadata"]
     assert root["spec"]["predictor"]["model"]["storageUri"] == "gs://b/reg/credit-risk"
     assert yaml.safe_load(kserve.to_yaml(pinned)) == pinned
+
+
+def test_manifest_of_a_tflite_pair_runs_the_greenkfp_predictor():
+    container = kserve.predictor_container("img:1", "gs://b/reg", MODEL)
+    manifest = kserve.inference_service(MODEL, "gs://b/reg/credit-risk", 3, container=container)
+    predictor = manifest["spec"]["predictor"]
+    assert "model" not in predictor and predictor["containers"] == [container]
+    assert container["command"] == ["greenkfp"] and container["image"] == "img:1"
+    assert container["args"] == [
+        "serve", "--registry", "gs://b/reg", "--model-name", MODEL,
+        "--host", "0.0.0.0", "--port", "8080",
+    ]  # fmt: skip
+    annotations = manifest["metadata"]["annotations"]
+    assert annotations["serving.kserve.io/enable-prometheus-scraping"] == "true"
+    assert annotations["greenkfp.dev/model-version"] == "3"
+    exists = FakeApi(create_status=409)
+    assert kserve.apply(manifest, exists) == "patched"
+    body = exists.calls[1][3]
+    assert body["spec"]["predictor"] == {"containers": [container], "model": None}
+
+
+def test_serving_spec_names_the_judged_artifact(tmp_path):
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    (pair / "preprocess.tflite").write_bytes(b"p")
+    (pair / "model.tflite").write_bytes(b"m")
+    (pair / "compressed_model.json").write_text(
+        json.dumps({"preprocess": "preprocess.tflite", "model": "model.tflite",
+                    "inputs": {"age": "float32", "job": "string"}, "label_column": "risk"})
+    )  # fmt: skip
+    spec = read_serving_spec(str(pair))  # no serving.json: inferred, as for older versions
+    assert spec.format == "tflite_pair" and spec.files == ["preprocess.tflite", "model.tflite"]
+    (pair / "serving.json").write_text(spec.to_json())
+    assert read_serving_spec(str(pair)) == spec
+    (pair / "model.tflite").unlink()
+    with pytest.raises(InputError, match="lacks \\['model.tflite'\\]"):
+        read_serving_spec(str(pair))
+    (pair / "serving.json").write_text(json.dumps({"format": "onnx", "files": [], "inputs": {}}))
+    with pytest.raises(InputError, match="'onnx' is not one of"):
+        read_serving_spec(str(pair))
 
 
 class FakeApi:
