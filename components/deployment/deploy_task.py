@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.image import component_image
 from greenkfp.components._shared.registry_reading import (
     DRIFT_REFERENCE_FILE,
     PIPELINE_ENERGY_FILE,
@@ -22,10 +23,11 @@ from greenkfp.components._shared.registry_reading import (
     TRAIN_STATISTICS_FILE,
 )
 from greenkfp.components._shared.step_records import BlessingRecord, DeploymentRecord
-from greenkfp.components.deployment import kserve, model_card, registry
+from greenkfp.components.deployment import hf_card, kserve, model_card, registry
 
 BLESSING_FILE = "blessing.json"
 MODEL_CARD_FILE = "model_card.md"
+HF_CARD_FILE = "README.md"
 MANIFEST_FILE = "inferenceservice.yaml"
 LINEAGE_FILE = "lineage.json"
 DRIFT_REFERENCE_ROWS = 5000
@@ -243,6 +245,7 @@ def run_deploy_model(
             BLESSING_FILE: blessing.to_json().encode(),
             registry.METRICS_FILE: json.dumps(recorded, indent=2, sort_keys=True).encode(),
             MODEL_CARD_FILE: model_card.render(card).encode(),
+            HF_CARD_FILE: hf_card.render(card, image=component_image()).encode(),
             MANIFEST_FILE: kserve.to_yaml(manifest).encode(),
             LINEAGE_FILE: json.dumps(
                 [{"input": n, "uri": u, "sha256": h} for n, u, h in lineage], indent=2
@@ -250,7 +253,8 @@ def run_deploy_model(
             **kept,
         }
 
-    result = reg.push(model_name, files, extras, verify=verifier)
+    reason = f"deploy_model: blessed by the gate ({len(blessing.checks)} checks passed)"
+    result = reg.push(model_name, files, extras, verify=verifier, reason=reason)
     outcome.deployed = True
     outcome.version = result.version
     outcome.pushed_uri = result.uri

@@ -1,11 +1,15 @@
-"""``greenkfp registry``: list the versions of a model registry, roll LIVE back.
+"""``greenkfp registry``: list versions, roll LIVE back, retire versions, verify the audit log.
 
 ``greenkfp registry list --registry URI [--model NAME] [--json]``
-``greenkfp registry rollback --registry URI --model NAME [--to VERSION]``
+``greenkfp registry rollback --registry URI --model NAME [--to VERSION] [--reason TEXT]``
+``greenkfp registry retire --registry URI --model NAME (--version N | --keep-last N |
+--older-than-days D | --below METRIC=VALUE) [--apply] [--reason TEXT]``
+``greenkfp registry audit --registry URI --model NAME [--json]``
 
 Bad input (a registry or model that does not exist, a version that is not complete, a
-LIVE file that does not hold a complete version's number, in every command) exits with
-status 2 and a message naming it.
+LIVE file that does not hold a complete version's number, retiring LIVE, in every
+command) exits with status 2 and a message naming it. ``audit`` exits with status 1 and
+names the first broken entry when the log's hash chain does not hold.
 """
 
 from __future__ import annotations
@@ -43,6 +47,38 @@ def add_parser(commands: Any) -> None:
     rollback.add_argument("--registry", required=True, help="registry base URI")
     rollback.add_argument("--model", required=True, help="model name")
     rollback.add_argument("--to", type=int, default=None, help="version to make live")
+    rollback.add_argument("--reason", default="", help="why, for the audit log")
+    retire = actions.add_parser(
+        "retire",
+        help="retire versions (never LIVE) by number or by policy; dry-run by default",
+        description="Move versions out of the served set (to <model>/.retired/), by number "
+        "or by a policy; LIVE is never retired. Prints the plan; --apply carries it out and "
+        "records each retirement in the audit log.",
+    )
+    retire.add_argument("--registry", required=True, help="registry base URI")
+    retire.add_argument("--model", required=True, help="model name")
+    which = retire.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version", type=int, default=None, help="retire this version")
+    which.add_argument(
+        "--keep-last", type=int, default=None, help="retire all but the newest N versions"
+    )
+    which.add_argument(
+        "--older-than-days", type=float, default=None, help="retire versions older than D days"
+    )
+    which.add_argument(
+        "--below", default=None, metavar="METRIC=VALUE", help="retire versions below a floor"
+    )
+    retire.add_argument("--apply", action="store_true", help="retire (default: dry run)")
+    retire.add_argument("--reason", default="", help="why, for the audit log")
+    audit = actions.add_parser(
+        "audit",
+        help="verify a model's audit log and print it",
+        description="Verify the hash chain of a model's audit log (push, rollback, retire) "
+        "and print its entries; exit 1 naming the first broken entry when it does not hold.",
+    )
+    audit.add_argument("--registry", required=True, help="registry base URI")
+    audit.add_argument("--model", required=True, help="model name")
+    audit.add_argument("--json", action="store_true", help="print JSON")
     registry.set_defaults(handler=run)
 
 
@@ -125,8 +161,67 @@ def _rollback(args: argparse.Namespace) -> int:
     from greenkfp.components.deployment.registry import Registry
 
     reg = Registry(args.registry)
-    before, after = reg.rollback(args.model, args.to)
+    before, after = reg.rollback(args.model, args.to, reason=args.reason)
     print(f"{args.model}: LIVE {before if before is not None else 'none'} -> {after}")
+    return 0
+
+
+def _retire(args: argparse.Namespace) -> int:
+    from greenkfp.components.deployment.registry import Registry
+    from greenkfp.components.deployment.retirement import parse_floor, plan_retirement
+
+    reg = Registry(args.registry)
+    plan = plan_retirement(
+        reg,
+        args.model,
+        version=args.version,
+        keep_last=args.keep_last,
+        older_than_days=args.older_than_days,
+        below=parse_floor(args.below) if args.below is not None else None,
+    )
+    for version, why in plan.skipped:
+        print(f"  keep    version {version}: {why}")
+    if not plan.retire:
+        print(f"{args.model}: nothing to retire")
+        return 0
+    for version, why in plan.retire:
+        if args.apply:
+            target = reg.retire(args.model, version, reason=args.reason or why)
+            print(f"  retired version {version} ({why}) -> {target}")
+        else:
+            print(f"  would retire version {version} ({why})")
+    if not args.apply:
+        print(f"{args.model}: dry run, nothing changed; add --apply to retire")
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from greenkfp.components.deployment import audit
+    from greenkfp.components.deployment.registry import Registry
+
+    reg = Registry(args.registry)
+    model_uri = reg.model_uri(args.model)
+    if not audit.read_lines(model_uri):
+        return _fail(f"model {args.model!r} has no audit log in {args.registry}")
+    check = audit.verify(model_uri)
+    if args.json:
+        record = {"ok": check.ok, "broken_at": check.broken_at, "problem": check.problem}
+        print(json.dumps({**record, "entries": check.entries}, indent=2))
+    else:
+        for entry in check.entries:
+            reason = f": {entry.get('reason')}" if entry.get("reason") else ""
+            print(
+                f"{audit.describe(entry)} (LIVE {entry.get('live_before')} -> "
+                f"{entry.get('live_after')}){reason}"
+            )
+    if not check.ok:
+        print(
+            f"greenkfp registry: audit log {audit.audit_uri(model_uri)} is broken at entry "
+            f"{check.broken_at}: it {check.problem}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{args.model}: {len(check.entries)} entries, hash chain verified")
     return 0
 
 
@@ -134,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
     """Runs ``greenkfp registry <action>``; returns the exit status."""
     from greenkfp.components._shared.errors import InputError
 
-    handlers = {"list": _list, "rollback": _rollback}
+    handlers = {"list": _list, "rollback": _rollback, "retire": _retire, "audit": _audit}
     try:
         return handlers[args.registry_command](args)
     except InputError as err:

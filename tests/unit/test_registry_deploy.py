@@ -97,6 +97,7 @@ def test_blessed_model_is_pushed_with_card_metrics_and_manifest(tmp_path, files)
         "blessing.json",
         "metrics.json",
         "model_card.md",
+        "README.md",
         "inferenceservice.yaml",
         "lineage.json",
         "_COMPLETE",
