@@ -24,39 +24,41 @@ def add_parser(commands: Any) -> None:
     """Adds the ``registry`` command to the ``greenkfp`` subcommands."""
     registry = commands.add_parser(
         "registry",
-        help="list model registry versions, roll LIVE back",
+        help="list model registry versions, roll LIVE back, retire, audit",
         description="Inspect a greenkfp model registry (a local folder or gs:// URI written "
-        "by deploy_model) and move its LIVE pointer.",
+        "by deploy_model), move its LIVE pointer, retire versions and verify its audit log.",
     )
     actions = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
-    listing = actions.add_parser(
+
+    def action(name: str, help: str, description: str, model_required: bool = True) -> Any:
+        parser = actions.add_parser(name, help=help, description=description)
+        parser.add_argument("--registry", required=True, help="registry base URI")
+        parser.add_argument("--model", required=model_required, default=None, help="model name")
+        return parser
+
+    listing = action(
         "list",
-        help="list models, or the versions of one model",
-        description="Without --model, list the models; with it, list its complete versions "
+        "list models, or the versions of one model",
+        "Without --model, list the models; with it, list its complete versions "
         "(the LIVE one marked) and any leftovers of failed pushes.",
+        model_required=False,
     )
-    listing.add_argument("--registry", required=True, help="registry base URI")
-    listing.add_argument("--model", default=None, help="model name")
     listing.add_argument("--json", action="store_true", help="print JSON")
-    rollback = actions.add_parser(
+    rollback = action(
         "rollback",
-        help="move LIVE to the previous (or a given) version",
-        description="Move LIVE, atomically, to the newest complete version before the live "
+        "move LIVE to the previous (or a given) version",
+        "Move LIVE, atomically, to the newest complete version before the live "
         "one, or to --to VERSION. Versions are never deleted.",
     )
-    rollback.add_argument("--registry", required=True, help="registry base URI")
-    rollback.add_argument("--model", required=True, help="model name")
     rollback.add_argument("--to", type=int, default=None, help="version to make live")
     rollback.add_argument("--reason", default="", help="why, for the audit log")
-    retire = actions.add_parser(
+    retire = action(
         "retire",
-        help="retire versions (never LIVE) by number or by policy; dry-run by default",
-        description="Move versions out of the served set (to <model>/.retired/), by number "
+        "retire versions (never LIVE) by number or by policy; dry-run by default",
+        "Move versions out of the served set (to <model>/.retired/), by number "
         "or by a policy; LIVE is never retired. Prints the plan; --apply carries it out and "
         "records each retirement in the audit log.",
     )
-    retire.add_argument("--registry", required=True, help="registry base URI")
-    retire.add_argument("--model", required=True, help="model name")
     which = retire.add_mutually_exclusive_group(required=True)
     which.add_argument("--version", type=int, default=None, help="retire this version")
     which.add_argument(
@@ -70,14 +72,12 @@ def add_parser(commands: Any) -> None:
     )
     retire.add_argument("--apply", action="store_true", help="retire (default: dry run)")
     retire.add_argument("--reason", default="", help="why, for the audit log")
-    audit = actions.add_parser(
+    audit = action(
         "audit",
-        help="verify a model's audit log and print it",
-        description="Verify the hash chain of a model's audit log (push, rollback, retire) "
+        "verify a model's audit log and print it",
+        "Verify the hash chain of a model's audit log (push, rollback, retire) "
         "and print its entries; exit 1 naming the first broken entry when it does not hold.",
     )
-    audit.add_argument("--registry", required=True, help="registry base URI")
-    audit.add_argument("--model", required=True, help="model name")
     audit.add_argument("--json", action="store_true", help="print JSON")
     registry.set_defaults(handler=run)
 
