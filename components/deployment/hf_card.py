@@ -150,7 +150,11 @@ def render(facts: CardFacts, *, image: str, location: str = "", hardware: str = 
         f"- training emissions: {co2['emissions']} g CO2eq ({co2['source']})",
         "",
     ]
-    out += ["## Deployment gate", ""]
+    out += ["## Feature attributions", ""]
+    out += [
+        f"- {feature}: AUC drop {drop:.4g} when shuffled" for feature, drop in facts.top_features
+    ] or ["- not computed"]
+    out += ["", "## Deployment gate", ""]
     out += [
         f"- {c.name}: {c.metric or c.detail} = {c.value} {c.comparison} {c.threshold}: {c.verdict}"
         for c in facts.blessing.checks

@@ -51,6 +51,8 @@ class CardFacts:
     lineage: Sequence[tuple[str, str, str]] = ()
     canary: Mapping[str, Any] = field(default_factory=dict)
     intended_use: str = ""
+    top_features: Sequence[tuple[str, float]] = ()
+    """The most important features and their permutation importance (AUC drop)."""
 
 
 def _fmt(value: Any) -> str:
@@ -183,6 +185,17 @@ def render(facts: CardFacts) -> str:
         out += _table(["", ""], ratios) if ratios else []
         if not rows and not ratios:
             out += ["No compression figures were recorded.", ""]
+
+    out += ["## Feature attributions", ""]
+    if facts.top_features:
+        out += [
+            "Permutation importance on the eval rows: the drop of ROC AUC when one feature "
+            "is shuffled (per slice in `attributions.json`).",
+            "",
+        ]
+        out += _table(["feature", "AUC drop"], facts.top_features)
+    else:
+        out += ["Not computed.", ""]
 
     out += ["## Deployment gate", ""]
     out += _table(
