@@ -136,8 +136,15 @@ def _list(args: argparse.Namespace) -> int:
             }
         )
     abandoned = reg.abandoned(args.model)
+    retired = reg.retired(args.model)
     if args.json:
-        record = {"model": args.model, "live": live, "versions": rows, "abandoned": abandoned}
+        record = {
+            "model": args.model,
+            "live": live,
+            "versions": rows,
+            "abandoned": abandoned,
+            "retired": retired,
+        }
         print(json.dumps(record, indent=2))
         return 0
     print(f"{'':2}{'VERSION':>7}  {'COMPLETED (UTC)':<25} {'AUC':>7} {'ACCURACY':>8}  URI")
@@ -148,6 +155,8 @@ def _list(args: argparse.Namespace) -> int:
             f"{_number(row['auc']):>7} {_number(row['accuracy']):>8}  {row['uri']}"
         )
     print(f"LIVE: {live if live is not None else 'none'}")
+    if retired:
+        print(f"retired (never served): {', '.join(map(str, retired))}")
     if abandoned:
         print(
             f"{len(abandoned)} leftover(s) of failed or interrupted pushes in "

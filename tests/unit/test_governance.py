@@ -161,6 +161,8 @@ def test_retire_applies_by_policy_and_hides_the_version(registry, model_dir, cap
     assert "retired version 1 (auc 0.6 < 0.7)" in capsys.readouterr().out
     assert [v.version for v in registry.versions(MODEL)] == [2, 3]
     assert registry.retired(MODEL) == [1]
+    assert cli("list", "--registry", registry.base_uri, "--model", MODEL) == 0
+    assert "retired (never served): 1" in capsys.readouterr().out
     assert (Path(registry.base_uri) / MODEL / ".retired" / "1" / COMPLETE_MARKER).exists()
     with pytest.raises(RegistryError, match="no complete version 1 \\(it is retired\\)"):
         registry.rollback(MODEL, to=1)
