@@ -134,8 +134,7 @@ def _attributions(
     from greenkfp.components._shared.labels import encode_label
     from greenkfp.components._shared.predictor import load_predictor
 
-    spec = metadata.get("feature_spec") or {}
-    features = [*spec.get("numeric", []), *spec.get("categorical", [])]
+    features = model_card.model_features(metadata)
     label = metadata.get("label_column")
     if not features or not label or label not in eval_df.columns:
         return None
@@ -291,7 +290,8 @@ def run_deploy_model(
             ),
         }
 
-    reason = f"deploy_model: blessed by the gate ({len(blessing.checks)} checks passed)"
+    passed = int(blessing.figures["checks_passed"])
+    reason = f"deploy_model: blessed by the gate ({passed} of {len(blessing.checks)} checks passed)"
     result = reg.push(model_name, files, extras, verify=verifier, reason=reason)
     outcome.deployed = True
     outcome.version = result.version

@@ -10,6 +10,7 @@ to the EU AI Act's technical documentation items. ``model_card.md`` stays the fu
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Mapping, Optional
 
@@ -18,6 +19,7 @@ from greenkfp.components.deployment.model_card import (
     DEFAULT_INTENDED_USE,
     CardFacts,
     fairness_rows,
+    model_features,
 )
 
 EMISSIONS_KEY = "emissions_kg_co2eq"
@@ -105,12 +107,11 @@ def front_matter(facts: CardFacts, *, location: str = "", hardware: str = "") ->
 def lineage_rows(facts: CardFacts, image: str) -> list[tuple[str, str, str]]:
     """``(input, portable URI or "", SHA-256)`` rows, the image and the policy first."""
     import hashlib
-    import json
 
     policy = json.dumps(facts.blessing.policy, sort_keys=True)
     rows = [
         ("component image", image, ""),
-        ("gate policy", policy, hashlib.sha256(policy.encode()).hexdigest()),
+        ("gate policy (below)", "", hashlib.sha256(policy.encode()).hexdigest()),
     ]
     rows += [(name, portable_uri(uri), digest) for name, uri, digest in facts.lineage]
     return rows
@@ -125,28 +126,27 @@ def render(facts: CardFacts, *, image: str, location: str = "", hardware: str = 
     out += [f"# {facts.model_name}, version {facts.version}", ""]
     out += ["## Intended use", "", facts.intended_use or DEFAULT_INTENDED_USE, ""]
     meta = facts.model_metadata
-    spec = meta.get("feature_spec") or {}
     out += ["## Data", ""]
     out += [
         f"- label column: {meta.get('label_column', NOT_RECORDED)}",
-        f"- features: {', '.join([*spec.get('numeric', []), *spec.get('categorical', [])])}",
+        f"- features: {', '.join(model_features(meta)) or NOT_RECORDED}",
         f"- training rows: {meta.get('n_train', NOT_RECORDED)}",
         "",
     ]
     out += ["## Metrics", ""]
-    out += [f"- {row['type']}: {row['value']:.4g}" for row in _metrics(matter)] or ["- none"]
+    out += [f"- {row['type']}: {_fmt(row['value'])}" for row in _metrics(matter)] or ["- none"]
     out += ["", "## Fairness", ""]
     fairness = facts.blessing.input_metrics("fairness")
     rows = fairness_rows(fairness or {})
     out += [
-        f"- {metric} gap on {feature} (threshold {threshold}): {gap}"
+        f"- {metric} gap on {feature} (threshold {threshold}): {_fmt(gap)}"
         for metric, feature, threshold, gap, _ in rows
     ] or ["- no fairness evaluation was given to the gate"]
     out += ["", "## Energy", ""]
     co2 = matter["co2_eq_emissions"]
     training = facts.blessing.input_metrics("training") or {}
     out += [
-        f"- training energy: {training.get(ENERGY_KEY, NOT_RECORDED)} kWh",
+        f"- training energy: {_fmt(training.get(ENERGY_KEY))} kWh",
         f"- training emissions: {co2['emissions']} g CO2eq ({co2['source']})",
         "",
     ]
@@ -156,7 +156,8 @@ def render(facts: CardFacts, *, image: str, location: str = "", hardware: str = 
     ] or ["- not computed"]
     out += ["", "## Deployment gate", ""]
     out += [
-        f"- {c.name}: {c.metric or c.detail} = {c.value} {c.comparison} {c.threshold}: {c.verdict}"
+        f"- {c.name}: {c.metric or c.detail} = {_fmt(c.value)} "
+        f"{c.comparison} {_fmt(c.threshold)}: {c.verdict}"
         for c in facts.blessing.checks
     ] + [""]
     out += ["## Human oversight", "", HUMAN_OVERSIGHT, ""]
@@ -164,6 +165,8 @@ def render(facts: CardFacts, *, image: str, location: str = "", hardware: str = 
     out += [
         f"| {n} | {u or '(run-local)'} | {h or '–'} |" for n, u, h in lineage_rows(facts, image)
     ]
+    out += ["", "Gate policy (defaults filled in):", "", "```json"]
+    out += [json.dumps(facts.blessing.policy, indent=2, sort_keys=True), "```"]
     out += ["", "## EU AI Act technical documentation", ""]
     out += [
         "Where this card answers each item (a map for reviewers; not legal advice).",
@@ -173,6 +176,13 @@ def render(facts: CardFacts, *, image: str, location: str = "", hardware: str = 
     ]
     out += [f"| {item} | {ref} | {where} |" for item, ref, where in EU_AI_ACT_ITEMS]
     return "\n".join(out) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    number = _number(value)
+    if number is not None:
+        return f"{number:.4g}"
+    return NOT_RECORDED if value is None else str(value)
 
 
 def _metrics(matter: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -55,6 +55,14 @@ class CardFacts:
     """The most important features and their permutation importance (AUC drop)."""
 
 
+def model_features(meta: Mapping[str, Any]) -> list[str]:
+    """The model's input columns: ``feature_spec`` (trained) or ``inputs`` (compressed)."""
+    spec = meta.get("feature_spec") or {}
+    features = [*spec.get("numeric", []), *spec.get("categorical", [])]
+    inputs = meta.get("inputs")
+    return features or (sorted(inputs) if isinstance(inputs, Mapping) else [])
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"

@@ -219,10 +219,9 @@ def _audit(args: argparse.Namespace) -> int:
     else:
         for entry in check.entries:
             reason = f": {entry.get('reason')}" if entry.get("reason") else ""
-            print(
-                f"{audit.describe(entry)} (LIVE {entry.get('live_before')} -> "
-                f"{entry.get('live_after')}){reason}"
-            )
+            before, after = (entry.get(k) for k in ("live_before", "live_after"))
+            moved = f"LIVE {'none' if before is None else before} -> {after}"
+            print(f"{audit.describe(entry)} ({moved}){reason}")
     if not check.ok:
         print(
             f"greenkfp registry: audit log {audit.audit_uri(model_uri)} is broken at entry "
