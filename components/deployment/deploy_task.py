@@ -29,12 +29,14 @@ from greenkfp.components._shared.serving_spec import (
     spec_for_model_dir,
 )
 from greenkfp.components._shared.step_records import BlessingRecord, DeploymentRecord
-from greenkfp.components.deployment import kserve, model_card, registry
+from greenkfp.components.deployment import hf_card, kserve, model_card, registry
 
 BLESSING_FILE = "blessing.json"
 MODEL_CARD_FILE = "model_card.md"
+HF_CARD_FILE = "README.md"
 MANIFEST_FILE = "inferenceservice.yaml"
 LINEAGE_FILE = "lineage.json"
+ATTRIBUTIONS_FILE = "attributions.json"
 DRIFT_REFERENCE_ROWS = 5000
 """Most training rows a version keeps as its drift reference (a seeded sample)."""
 
@@ -141,6 +143,34 @@ def served_files(model_dir: str) -> tuple[list[tuple[str, str]], Any]:
     return files, spec
 
 
+def _attributions(
+    model_dir: str, eval_df: Any, metadata: Mapping[str, Any], blessing: BlessingRecord
+) -> Optional[Any]:
+    """Permutation importance of the candidate on the eval rows, per sensitive slice too.
+
+    None when the model's metadata names no label or features (nothing to explain).
+    """
+    from greenkfp.components._shared.attribution import explain_model
+    from greenkfp.components._shared.labels import encode_label
+    from greenkfp.components._shared.predictor import load_predictor
+
+    features = model_card.model_features(metadata)
+    label = metadata.get("label_column")
+    if not features or not label or label not in eval_df.columns:
+        return None
+    labels = encode_label(eval_df[label], metadata.get("positive_label", 1))
+    sensitive = {
+        row[1] for row in model_card.fairness_rows(blessing.input_metrics("fairness") or {})
+    }
+    return explain_model(
+        load_predictor(model_dir),
+        eval_df,
+        labels,
+        features,
+        slice_by=sorted(f for f in sensitive if f in eval_df.columns),
+    )
+
+
 def run_deploy_model(
     *,
     model_dir: str,
@@ -205,11 +235,13 @@ def run_deploy_model(
     if canary_rows < 1:
         raise InputError(f"canary_rows must be at least 1, got {canary_rows}")
     files, serving = served_files(model_dir)
+    real_model = verifier is None  # a stand-in check (tests) may come with no real model
     if verifier is None:
         from greenkfp.components.deployment.canary import CanaryCheck
 
         verifier = CanaryCheck(model_dir, eval_df.head(canary_rows), canary_tolerance)
     metadata = _model_metadata(model_dir)
+    explained = _attributions(model_dir, eval_df, metadata, blessing) if real_model else None
     kept = (training or TrainingRecord()).files(str(metadata.get("label_column") or ""))
     lineage = [
         ("model", uris.get("model", model_dir), _tree_sha256(model_dir)),
@@ -252,6 +284,7 @@ def run_deploy_model(
             lineage=lineage,
             canary=canary_report,
             intended_use=intended_use,
+            top_features=[(i.feature, i.mean) for i in explained.global_[:5]] if explained else [],
         )
         candidate = blessing.candidate_metrics
         recorded = {
@@ -268,14 +301,22 @@ def run_deploy_model(
             SERVING_FILE: serving.to_json().encode(),
             registry.METRICS_FILE: json.dumps(recorded, indent=2, sort_keys=True).encode(),
             MODEL_CARD_FILE: model_card.render(card).encode(),
+            HF_CARD_FILE: hf_card.render(card, image=component_image()).encode(),
             MANIFEST_FILE: kserve.to_yaml(manifest).encode(),
             LINEAGE_FILE: json.dumps(
                 [{"input": n, "uri": u, "sha256": h} for n, u, h in lineage], indent=2
             ).encode(),
             **kept,
+            **(
+                {ATTRIBUTIONS_FILE: json.dumps(explained.to_dict(), indent=2).encode()}
+                if explained
+                else {}
+            ),
         }
 
-    result = reg.push(model_name, files, extras, verify=verifier)
+    passed = int(blessing.figures["checks_passed"])
+    reason = f"deploy_model: blessed by the gate ({passed} of {len(blessing.checks)} checks passed)"
+    result = reg.push(model_name, files, extras, verify=verifier, reason=reason)
     outcome.deployed = True
     outcome.version = result.version
     outcome.pushed_uri = result.uri

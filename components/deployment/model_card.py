@@ -51,6 +51,16 @@ class CardFacts:
     lineage: Sequence[tuple[str, str, str]] = ()
     canary: Mapping[str, Any] = field(default_factory=dict)
     intended_use: str = ""
+    top_features: Sequence[tuple[str, float]] = ()
+    """The most important features and their permutation importance (AUC drop)."""
+
+
+def model_features(meta: Mapping[str, Any]) -> list[str]:
+    """The model's input columns: ``feature_spec`` (trained) or ``inputs`` (compressed)."""
+    spec = meta.get("feature_spec") or {}
+    features = [*spec.get("numeric", []), *spec.get("categorical", [])]
+    inputs = meta.get("inputs")
+    return features or (sorted(inputs) if isinstance(inputs, Mapping) else [])
 
 
 def _fmt(value: Any) -> str:
@@ -183,6 +193,17 @@ def render(facts: CardFacts) -> str:
         out += _table(["", ""], ratios) if ratios else []
         if not rows and not ratios:
             out += ["No compression figures were recorded.", ""]
+
+    out += ["## Feature attributions", ""]
+    if facts.top_features:
+        out += [
+            "Permutation importance on the eval rows: the drop of ROC AUC when one feature "
+            "is shuffled (per slice in `attributions.json`).",
+            "",
+        ]
+        out += _table(["feature", "AUC drop"], facts.top_features)
+    else:
+        out += ["Not computed.", ""]
 
     out += ["## Deployment gate", ""]
     out += _table(

@@ -28,6 +28,13 @@ whose version is older than LIVE (a concurrent, newer push won) publishes withou
 moving it. Locally, LIVE updates are serialized with ``fcntl.flock``; rollback moves
 LIVE to any complete version.
 
+Every push, rollback and retirement appends an entry to the model's hash-chained audit
+log (:mod:`greenkfp.components.deployment.audit`) under the same lock, after its LIVE
+update (a crash between the two leaves the action unrecorded, never a false record).
+:meth:`Registry.retire` moves a version that is not LIVE out of the served set: locally
+one rename of ``<N>/`` to ``.retired/<N>/``; on object stores its ``_COMPLETE`` marker
+is moved there (one delete hides it; the files stay). Retired numbers are never reused.
+
 Setting ``GREENKFP_REGISTRY_CRASH_AT=<stage>`` makes the process SIGKILL itself at that
 stage; the crash tests use it.
 
@@ -57,10 +64,12 @@ from greenkfp.components._shared.registry_reading import (
     VersionInfo,
     validate_model_name,
 )
+from greenkfp.components.deployment import audit
 from greenkfp.components.deployment.registry_layout import (
     CRASH_ENV,
     LOCK_FILE,
     RESERVATION_SUFFIX,
+    RETIRED_DIR,
     STAGES,
     STAGING_DIR,
     crash_point,
@@ -108,6 +117,11 @@ class Registry(RegistryReader):
     def _staging(self, model: str) -> str:
         return uri_io.join(self.model_uri(model), STAGING_DIR)
 
+    def retired(self, model: str) -> list[int]:
+        """Returns the retired versions of a model, sorted."""
+        folder = uri_io.join(self.model_uri(model), RETIRED_DIR)
+        return sorted(int(n) for n in uri_io.listdir(folder) if VERSION.match(n))
+
     def abandoned(self, model: str) -> list[str]:
         """Returns leftovers of pushes that failed or crashed (staged folders), sorted."""
         return sorted(
@@ -134,7 +148,9 @@ class Registry(RegistryReader):
             for n in uri_io.listdir(staging)
             if n.endswith(RESERVATION_SUFFIX) and VERSION.match(n[: -len(RESERVATION_SUFFIX)])
         ]
-        candidate = max([0, *self._numbered(model), *reserved]) + 1
+        # numbered before retired: a version retired meanwhile is seen in one of the two
+        numbered = self._numbered(model)
+        candidate = max([0, *numbered, *self.retired(model), *reserved]) + 1
         claim = json.dumps({"pid": os.getpid(), "at": now(), "id": uuid.uuid4().hex}).encode()
         for _ in range(10_000):
             path = uri_io.join(staging, f"{candidate}{RESERVATION_SUFFIX}")
@@ -157,6 +173,7 @@ class Registry(RegistryReader):
         extra_files: Callable[[int, str], Mapping[str, bytes]] = lambda version, uri: {},
         verify: Optional[Verifier] = None,
         make_live: bool = True,
+        reason: str = "",
     ) -> PushResult:
         """Publishes a new version atomically, verifies it, then moves LIVE forward.
 
@@ -171,6 +188,7 @@ class Registry(RegistryReader):
                 the version is published; raising rejects the push (nothing becomes
                 visible).
             make_live: Move LIVE to the new version (unless a newer one is live).
+            reason: Why, for the audit log.
 
         Returns:
             The version, its URI and whether it went live.
@@ -205,23 +223,42 @@ class Registry(RegistryReader):
                 json.dumps(marker, indent=2, sort_keys=True).encode(),
             )
             crash_point("marked")
-            if self.local:
-                if uri_io.exists(final):
-                    raise RegistryError(f"{final} exists although version {version} was reserved")
-                uri_io.rename(staged, final)
         except BaseException:
-            with contextlib.suppress(Exception):  # the original error matters more
-                uri_io.remove(staged)
-            self._release(model, version)
+            self._abandon(model, version, staged)
             raise
-        crash_point("published")
-        self._release(model, version)
-        live, previous = False, None
+        # Publication, LIVE and the audit entry under one lock: a retire (same lock) never
+        # takes a version whose push is not recorded yet or that is about to go LIVE.
         with live_lock(self.model_uri(model)):
+            if self.local:
+                try:
+                    if uri_io.exists(final):
+                        raise RegistryError(
+                            f"{final} exists although version {version} was reserved"
+                        )
+                    uri_io.rename(staged, final)
+                except BaseException:
+                    self._abandon(model, version, staged)
+                    raise
+            crash_point("published")
+            self._release(model, version)
             previous = self.live_version(model, check=False)
-            if make_live and (previous is None or previous < version):
+            # on object stores (no lock) a concurrent retire may have hidden it already
+            live = (
+                make_live
+                and (previous is None or previous < version)
+                and self.is_complete(model, version)
+            )
+            if live:
                 write_live(self.model_uri(model), version)
-                live = True
+            audit.append(
+                self.model_uri(model),
+                "push",
+                version=version,
+                version_hash=audit.content_sha256(hashes),
+                live_before=previous,
+                live_after=version if live else previous,
+                reason=reason,
+            )
         crash_point("live")
         return PushResult(
             version=version,
@@ -230,6 +267,11 @@ class Registry(RegistryReader):
             previous_live=previous,
             live_version=version if live else previous,
         )
+
+    def _abandon(self, model: str, version: int, staged: str) -> None:
+        with contextlib.suppress(Exception):  # the original error matters more
+            uri_io.remove(staged)
+        self._release(model, version)
 
     def _write_files(self, target: str, files: Sequence[tuple[str, str]]) -> dict[str, str]:
         hashes: dict[str, str] = {}
@@ -252,20 +294,78 @@ class Registry(RegistryReader):
             hashes[name] = hashlib.sha256(data).hexdigest()
         return hashes
 
-    def set_live(self, model: str, version: int) -> Optional[int]:
-        """Makes a complete version live (atomically); returns the version live before."""
+    def _check_complete(self, model: str, version: int) -> None:
         if not self.is_complete(model, version):
             known = [v.version for v in self.versions(model)]
+            retired = " (it is retired)" if version in self.retired(model) else ""
             raise RegistryError(
-                f"{self.model_uri(model)} has no complete version {version}; versions: {known}"
+                f"{self.model_uri(model)} has no complete version {version}{retired}; "
+                f"versions: {known}"
             )
+
+    def set_live(self, model: str, version: int, reason: str = "") -> Optional[int]:
+        """Makes a complete version live (atomically); returns the version live before.
+
+        The move is recorded in the audit log as a ``rollback`` (any move of LIVE that is
+        not a push).
+        """
+        self._check_complete(model, version)
         self._prepare(model)
         with live_lock(self.model_uri(model)):
+            self._check_complete(model, version)  # not retired while we waited
             previous = self.live_version(model, check=False)
             write_live(self.model_uri(model), version)
+            audit.append(
+                self.model_uri(model),
+                "rollback",
+                version=version,
+                version_hash=audit.version_sha256(self.version_uri(model, version)),
+                live_before=previous,
+                live_after=version,
+                reason=reason,
+            )
         return previous
 
-    def rollback(self, model: str, to: Optional[int] = None) -> tuple[Optional[int], int]:
+    def retire(self, model: str, version: int, reason: str = "") -> str:
+        """Moves a version that is not LIVE out of the served set, atomically; returns where.
+
+        Raises:
+            RegistryError: The version is LIVE, or not a complete version.
+        """
+        self._prepare(model)
+        model_uri = self.model_uri(model)
+        with live_lock(model_uri):
+            self._check_complete(model, version)
+            live = self.live_version(model, check=False)
+            if live == version:
+                raise RegistryError(
+                    f"version {version} of {model_uri} is LIVE and cannot be retired; "
+                    "roll LIVE to another version first"
+                )
+            source = self.version_uri(model, version)
+            version_hash = audit.version_sha256(source)
+            target = uri_io.join(model_uri, RETIRED_DIR, str(int(version)))
+            uri_io.makedirs(uri_io.join(model_uri, RETIRED_DIR))
+            if self.local:
+                uri_io.rename(source, target)
+            else:  # hide by the marker: one delete; the files stay where they were
+                marker = uri_io.join(source, COMPLETE_MARKER)
+                uri_io.write_bytes(uri_io.join(target, COMPLETE_MARKER), uri_io.read_bytes(marker))
+                uri_io.remove(marker)
+            audit.append(
+                model_uri,
+                "retire",
+                version=version,
+                version_hash=version_hash,
+                live_before=live,
+                live_after=live,
+                reason=reason,
+            )
+        return target
+
+    def rollback(
+        self, model: str, to: Optional[int] = None, reason: str = ""
+    ) -> tuple[Optional[int], int]:
         """Moves LIVE to the given version, or to the newest complete one before LIVE.
 
         Returns:
@@ -285,5 +385,5 @@ class Registry(RegistryReader):
                     f"{self.model_uri(model)}; nothing to roll back to"
                 )
             to = older[-1]
-        previous = self.set_live(model, to)
+        previous = self.set_live(model, to, reason=reason)
         return previous, to

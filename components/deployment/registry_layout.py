@@ -14,6 +14,8 @@ Layout::
                              what a later run judges new data against (when given)
         _COMPLETE            written last: JSON with the version and every file's SHA-256
       .staging/              pushes in progress, reservations, locks (never read as versions)
+      .retired/<N>/          retired versions (never served, never offered to rollback)
+      AUDIT.jsonl            the hash-chained audit log (push, rollback, retire)
 
 The names a reader needs (LIVE, the marker, the files a version keeps) and reading
 itself are in :mod:`greenkfp.components._shared.registry_reading`. Files are read and
@@ -39,6 +41,7 @@ from greenkfp.components._shared.model_artifact import SAVED_MODEL_DIRNAME, SAVE
 from greenkfp.components._shared.registry_reading import COMPLETE_MARKER, LIVE_FILE
 
 STAGING_DIR = ".staging"
+RETIRED_DIR = ".retired"
 RESERVATION_SUFFIX = ".reserved"
 LOCK_FILE = ".live.lock"
 CRASH_ENV = "GREENKFP_REGISTRY_CRASH_AT"

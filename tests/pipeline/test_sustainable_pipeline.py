@@ -16,6 +16,7 @@ REPORT_SECTIONS = [
     "Energy and emissions per step",
     "Carbon intensity and method",
     "This report step (not in the totals)",
+    "Emissions as run, at the annual average, at the best window",
     "Model before and after compression",
     "Fairness gaps per feature",
     "Deployment gate",

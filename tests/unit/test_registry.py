@@ -332,3 +332,14 @@ def test_object_store_path_publishes_by_marker(model_dir):
     assert second.version == 2 and reg.live_version(MODEL) == 2
     assert reg.read_metrics(MODEL, 2) == {"candidate": {}}
     assert reg.rollback(MODEL) == (2, 1)
+    # retire on an object store: the marker moves to .retired/, the number is not reused
+    from greenkfp.components.deployment import audit
+
+    with pytest.raises(RegistryError, match="is LIVE"):
+        reg.retire(MODEL, 1)
+    reg.retire(MODEL, 2, reason="object store")
+    assert [v.version for v in reg.versions(MODEL)] == [1] and reg.retired(MODEL) == [2]
+    assert push(reg, model_dir).version == 3
+    check = audit.verify(reg.model_uri(MODEL))
+    assert check.ok
+    assert [e["action"] for e in check.entries] == ["push", "push", "rollback", "retire", "push"]

@@ -98,6 +98,7 @@ def test_blessed_model_is_pushed_with_card_metrics_and_manifest(tmp_path, files)
         "blessing.json",
         "metrics.json",
         "model_card.md",
+        "README.md",
         "inferenceservice.yaml",
         "lineage.json",
         "serving.json",
@@ -382,6 +383,11 @@ def test_canary_verifies_the_pushed_copy_through_the_shared_predict_function(tmp
     assert (base / MODEL / "1" / "saved_model.pb").exists()
     card = (base / MODEL / "1" / "model_card.md").read_text()
     assert "scored 16 eval rows" in card
+    attributions = json.loads((base / MODEL / "1" / "attributions.json").read_text())
+    ranked = [imp["feature"] for imp in attributions["global"]]
+    spec = json.loads((model_a / "model_metadata.json").read_text())["feature_spec"]
+    assert sorted(ranked) == sorted(spec["numeric"] + spec["categorical"])
+    assert "## Feature attributions" in card and f"| {ranked[0]} |" in card
 
     # The pushed bytes differ from the candidate's: verification refuses, nothing is visible.
     import pandas as pd
