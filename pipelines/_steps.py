@@ -4,9 +4,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from greenkfp.components import (
+    compress_model,
+    deploy_model,
+    evaluate_fairness,
+    evaluate_gate,
     generate_statistics,
     import_csv,
     infer_schema,
+    sustainability_report,
     train_model,
     validate_data,
 )
@@ -152,3 +157,132 @@ def add_training(
             resources["accelerator_limit"]
         )
     return training
+
+
+@dataclass
+class ReleaseTasks:
+    """The tasks :func:`add_release` added."""
+
+    compression: Any
+    fairness: Any
+    gate: Any
+    deployment: Any
+    report: Any
+
+
+def add_release(
+    *,
+    data: Any,
+    train_statistics: Any,
+    schema: Any,
+    training: Any,
+    upstream_metrics: dict[str, Any],
+    label_column: Any,
+    positive_label: Any,
+    sensitive_features: Any,
+    feature_buckets: Any,
+    compression_methods: Any,
+    sparsity: Any,
+    max_accuracy_drop: Any,
+    max_auc_drop: Any,
+    seed: Any,
+    fairness_thresholds: Any,
+    min_slice_size: Any,
+    beam_pipeline_args: Any,
+    policy: Any,
+    registry_uri: Any,
+    model_name: Any,
+    embodied_g_co2eq_per_1k: Any,
+    gate_name: str,
+    energy: dict[str, Any],
+    skip: dict[str, Any],
+    deploy_inputs: dict[str, Any],
+) -> ReleaseTasks:
+    """Adds compression, fairness of the compressed model, the gate, deploy and the report.
+
+    ``data``, ``train_statistics``, ``schema`` and ``training`` are the upstream tasks
+    (``import_csv``, the training data's ``generate_statistics``, ``infer_schema``,
+    ``train_model``); ``upstream_metrics`` holds the Metrics of the steps before training
+    under the ``deploy_model``/``sustainability_report`` input names (``import_metrics``,
+    ...). ``gate_name`` is the gate's display name; ``energy`` holds ``country_iso_code``
+    and ``region`` for every task; ``skip`` is ``{"decision": ...}`` when the tasks take a
+    retraining decision, else empty; ``deploy_inputs`` are further ``deploy_model`` inputs.
+    Every other argument goes to the component inputs of the same name
+    (``compression_methods`` to ``compress_model``'s ``methods``, ``fairness_thresholds``
+    to ``evaluate_fairness``'s ``thresholds``). The registry-facing tasks (gate, deploy,
+    report) are never cached.
+    """
+    compression = compress_model(
+        model=training.outputs["model"],
+        train_dataset=data.outputs["train_dataset"],
+        eval_dataset=data.outputs["eval_dataset"],
+        methods=compression_methods,
+        sparsity=sparsity,
+        max_accuracy_drop=max_accuracy_drop,
+        max_auc_drop=max_auc_drop,
+        seed=seed,
+        **energy,
+        **skip,
+    ).set_display_name("Compress model (prune, quantize, TFLite)")
+    fairness = evaluate_fairness(
+        model=compression.outputs["compressed_model"],
+        baseline_model=training.outputs["model"],
+        eval_dataset=data.outputs["eval_dataset"],
+        label_column=label_column,
+        positive_label=positive_label,
+        sensitive_features=sensitive_features,
+        feature_buckets=feature_buckets,
+        thresholds=fairness_thresholds,
+        min_slice_size=min_slice_size,
+        beam_pipeline_args=beam_pipeline_args,
+        **energy,
+        **skip,
+    ).set_display_name("Fairness and quality of the compressed model")
+    gate = evaluate_gate(
+        policy=policy,
+        training_metrics=training.outputs["metrics"],
+        compression_metrics=compression.outputs["metrics"],
+        fairness_metrics=fairness.outputs["metrics"],
+        registry_uri=registry_uri,
+        model_name=model_name,
+        **energy,
+        **skip,
+    ).set_display_name(gate_name)
+    # Each step's energy: recorded in the deployed version, and reported.
+    step_metrics = {
+        **upstream_metrics,
+        "training_metrics": training.outputs["metrics"],
+        "compression_metrics": compression.outputs["metrics"],
+        "fairness_metrics": fairness.outputs["metrics"],
+        "gate_metrics": gate.outputs["metrics"],
+    }
+    deployment = deploy_model(
+        model=compression.outputs["compressed_model"],
+        blessing=gate.outputs["blessing"],
+        eval_dataset=data.outputs["eval_dataset"],
+        registry_uri=registry_uri,
+        model_name=model_name,
+        train_statistics=train_statistics.outputs["statistics"],
+        schema=schema.outputs["schema"],
+        train_dataset=data.outputs["train_dataset"],
+        **deploy_inputs,
+        **step_metrics,
+        **energy,
+        **skip,
+    ).set_display_name("Deploy blessed model")
+    report = sustainability_report(
+        **step_metrics,
+        blessing=gate.outputs["blessing"],
+        deployment_metrics=deployment.outputs["metrics"],
+        deployment=deployment.outputs["deployment"],
+        embodied_g_co2eq_per_1k=embodied_g_co2eq_per_1k,
+        **energy,
+        **skip,
+    ).set_display_name("Sustainability report")
+    request_resources(compression, cpu="2", memory="4G")
+    request_resources(fairness, cpu="1", memory="4G")
+    for task in (gate, deployment, report):
+        request_resources(task, cpu="1", memory="2G")
+        # The gate reads the registry's live version, deploy changes it: never reuse them.
+        task.set_caching_options(False)
+    return ReleaseTasks(compression, fairness, gate, deployment, report)

@@ -14,18 +14,13 @@ from typing import Any, Dict, List
 from kfp import dsl
 
 from greenkfp.components import (
-    compress_model,
     decide_retraining,
-    deploy_model,
-    evaluate_fairness,
-    evaluate_gate,
     generate_statistics,
     import_csv,
     infer_schema,
-    sustainability_report,
     train_model,
 )
-from greenkfp.pipelines._steps import DEFAULT_MISSING_VALUES, request_resources
+from greenkfp.pipelines._steps import DEFAULT_MISSING_VALUES, add_release, request_resources
 from greenkfp.pipelines.sustainable_training import DEFAULT_POLICY
 
 PIPELINE_NAME = "continuous-training-pipeline"
@@ -98,6 +93,8 @@ def build_continuous_training_pipeline(conditional: bool = False) -> Any:
         country_iso_code: str = "",
         region: str = "",
         beam_pipeline_args: List[str] = [],
+        encoding: str = "utf-8",
+        mixed_numeric: str = "error",
     ):
         """Decides whether new data calls for retraining; retrains, gates and deploys if so.
 
@@ -143,6 +140,8 @@ def build_continuous_training_pipeline(conditional: bool = False) -> Any:
             country_iso_code: Grid country (ISO alpha-3) for carbon.
             region: Grid region within the country, optional.
             beam_pipeline_args: Beam options for TFDV and TFMA on large data.
+            encoding: Text encoding of the CSV files (a byte order mark overrides it).
+            mixed_numeric: A mostly numeric column holding text: "error" or "missing".
         """
         energy = {"country_iso_code": country_iso_code, "region": region}
         data = import_csv(
@@ -155,6 +154,8 @@ def build_continuous_training_pipeline(conditional: bool = False) -> Any:
             trim_whitespace=trim_whitespace,
             eval_fraction=eval_fraction,
             split_seed=split_seed,
+            encoding=encoding,
+            mixed_numeric=mixed_numeric,
             **energy,
         ).set_display_name("Import new CSV data")
         train_stats = generate_statistics(
@@ -214,83 +215,39 @@ def build_continuous_training_pipeline(conditional: bool = False) -> Any:
                 **energy,
                 **skip,
             ).set_display_name("Train model (energy-metered)")
-            compression = compress_model(
-                model=training.outputs["model"],
-                train_dataset=data.outputs["train_dataset"],
-                eval_dataset=data.outputs["eval_dataset"],
-                methods=compression_methods,
-                sparsity=sparsity,
-                max_accuracy_drop=max_accuracy_drop,
-                max_auc_drop=max_auc_drop,
-                seed=seed,
-                **energy,
-                **skip,
-            ).set_display_name("Compress model (prune, quantize, TFLite)")
-            fairness = evaluate_fairness(
-                model=compression.outputs["compressed_model"],
-                baseline_model=training.outputs["model"],
-                eval_dataset=data.outputs["eval_dataset"],
+            add_release(
+                data=data,
+                train_statistics=train_stats,
+                schema=schema,
+                training=training,
+                upstream_metrics={
+                    "import_metrics": data.outputs["metrics"],
+                    "train_statistics_metrics": train_stats.outputs["metrics"],
+                    "schema_metrics": schema.outputs["metrics"],
+                },
                 label_column=label_column,
                 positive_label=positive_label,
                 sensitive_features=sensitive_features,
                 feature_buckets=feature_buckets,
-                thresholds=fairness_thresholds,
+                compression_methods=compression_methods,
+                sparsity=sparsity,
+                max_accuracy_drop=max_accuracy_drop,
+                max_auc_drop=max_auc_drop,
+                seed=seed,
+                fairness_thresholds=fairness_thresholds,
                 min_slice_size=min_slice_size,
                 beam_pipeline_args=beam_pipeline_args,
-                **energy,
-                **skip,
-            ).set_display_name("Fairness and quality of the compressed model")
-            gate = evaluate_gate(
                 policy=policy,
-                training_metrics=training.outputs["metrics"],
-                compression_metrics=compression.outputs["metrics"],
-                fairness_metrics=fairness.outputs["metrics"],
                 registry_uri=registry_uri,
                 model_name=model_name,
-                **energy,
-                **skip,
-            ).set_display_name("Gate: challenger vs champion, budgets")
-            # Each step's energy: recorded in the deployed version, and reported.
-            step_metrics = {
-                "import_metrics": data.outputs["metrics"],
-                "train_statistics_metrics": train_stats.outputs["metrics"],
-                "schema_metrics": schema.outputs["metrics"],
-                "training_metrics": training.outputs["metrics"],
-                "compression_metrics": compression.outputs["metrics"],
-                "fairness_metrics": fairness.outputs["metrics"],
-                "gate_metrics": gate.outputs["metrics"],
-            }
-            deployment = deploy_model(
-                model=compression.outputs["compressed_model"],
-                blessing=gate.outputs["blessing"],
-                eval_dataset=data.outputs["eval_dataset"],
-                registry_uri=registry_uri,
-                model_name=model_name,
-                train_statistics=train_stats.outputs["statistics"],
-                schema=schema.outputs["schema"],
-                train_dataset=data.outputs["train_dataset"],
-                decision_metrics=decide.outputs["metrics"],
-                **step_metrics,
-                **energy,
-                **skip,
-            ).set_display_name("Deploy blessed model")
-            report = sustainability_report(
-                **step_metrics,
-                blessing=gate.outputs["blessing"],
-                deployment_metrics=deployment.outputs["metrics"],
-                deployment=deployment.outputs["deployment"],
                 embodied_g_co2eq_per_1k=embodied_g_co2eq_per_1k,
-                **energy,
-                **skip,
-            ).set_display_name("Sustainability report")
+                gate_name="Gate: challenger vs champion, budgets",
+                energy=energy,
+                skip=skip,
+                deploy_inputs={"decision_metrics": decide.outputs["metrics"]},
+            )
         for task in (data, train_stats, decide, schema, training):
             request_resources(task, cpu="1", memory="2G")
-        request_resources(compression, cpu="2", memory="4G")
-        request_resources(fairness, cpu="1", memory="4G")
-        for task in (gate, deployment, report):
-            request_resources(task, cpu="1", memory="2G")
-            # They read or change the registry's live version: never reuse them.
-            task.set_caching_options(False)
 
     return continuous_training_pipeline
 

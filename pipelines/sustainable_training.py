@@ -5,18 +5,11 @@ from typing import Any, Dict, List
 
 from kfp import dsl
 
-from greenkfp.components import (
-    compress_model,
-    deploy_model,
-    evaluate_fairness,
-    evaluate_gate,
-    sustainability_report,
-)
 from greenkfp.pipelines._steps import (
     DEFAULT_MISSING_VALUES,
     add_data_validation,
+    add_release,
     add_training,
-    request_resources,
 )
 
 PIPELINE_NAME = "sustainable-training-pipeline"
@@ -205,78 +198,39 @@ def build_sustainable_training_pipeline(
             **energy,
             resources=resources,
         )
-        compression = compress_model(
-            model=training.outputs["model"],
-            train_dataset=checked.data.outputs["train_dataset"],
-            eval_dataset=checked.data.outputs["eval_dataset"],
-            methods=compression_methods,
-            sparsity=sparsity,
-            max_accuracy_drop=max_accuracy_drop,
-            max_auc_drop=max_auc_drop,
-            seed=seed,
-            **energy,
-        ).set_display_name("Compress model (prune, quantize, TFLite)")
-        fairness = evaluate_fairness(
-            model=compression.outputs["compressed_model"],
-            baseline_model=training.outputs["model"],
-            eval_dataset=checked.data.outputs["eval_dataset"],
+        add_release(
+            data=checked.data,
+            train_statistics=checked.train_statistics,
+            schema=checked.schema,
+            training=training,
+            upstream_metrics={
+                "import_metrics": checked.data.outputs["metrics"],
+                "train_statistics_metrics": checked.train_statistics.outputs["metrics"],
+                "eval_statistics_metrics": checked.eval_statistics.outputs["metrics"],
+                "schema_metrics": checked.schema.outputs["metrics"],
+                "validation_metrics": checked.validation.outputs["metrics"],
+            },
             label_column=label_column,
             positive_label=positive_label,
             sensitive_features=sensitive_features,
             feature_buckets=feature_buckets,
-            thresholds=fairness_thresholds,
+            compression_methods=compression_methods,
+            sparsity=sparsity,
+            max_accuracy_drop=max_accuracy_drop,
+            max_auc_drop=max_auc_drop,
+            seed=seed,
+            fairness_thresholds=fairness_thresholds,
             min_slice_size=min_slice_size,
             beam_pipeline_args=beam_pipeline_args,
-            **energy,
-        ).set_display_name("Fairness and quality of the compressed model")
-        gate = evaluate_gate(
             policy=policy,
-            training_metrics=training.outputs["metrics"],
-            compression_metrics=compression.outputs["metrics"],
-            fairness_metrics=fairness.outputs["metrics"],
             registry_uri=registry_uri,
             model_name=model_name,
-            **energy,
-        ).set_display_name("Gate: quality, fairness and energy budgets")
-        # Each step's energy: recorded in the deployed version, and reported.
-        step_metrics = {
-            "import_metrics": checked.data.outputs["metrics"],
-            "train_statistics_metrics": checked.train_statistics.outputs["metrics"],
-            "eval_statistics_metrics": checked.eval_statistics.outputs["metrics"],
-            "schema_metrics": checked.schema.outputs["metrics"],
-            "validation_metrics": checked.validation.outputs["metrics"],
-            "training_metrics": training.outputs["metrics"],
-            "compression_metrics": compression.outputs["metrics"],
-            "fairness_metrics": fairness.outputs["metrics"],
-            "gate_metrics": gate.outputs["metrics"],
-        }
-        deployment = deploy_model(
-            model=compression.outputs["compressed_model"],
-            blessing=gate.outputs["blessing"],
-            eval_dataset=checked.data.outputs["eval_dataset"],
-            registry_uri=registry_uri,
-            model_name=model_name,
-            train_statistics=checked.train_statistics.outputs["statistics"],
-            schema=checked.schema.outputs["schema"],
-            train_dataset=checked.data.outputs["train_dataset"],
-            **step_metrics,
-            **energy,
-        ).set_display_name("Deploy blessed model")
-        report = sustainability_report(
-            **step_metrics,
-            blessing=gate.outputs["blessing"],
-            deployment_metrics=deployment.outputs["metrics"],
-            deployment=deployment.outputs["deployment"],
             embodied_g_co2eq_per_1k=embodied_g_co2eq_per_1k,
-            **energy,
-        ).set_display_name("Sustainability report")
-        request_resources(compression, cpu="2", memory="4G")
-        request_resources(fairness, cpu="1", memory="4G")
-        for task in (gate, deployment, report):
-            request_resources(task, cpu="1", memory="2G")
-        # The gate reads the registry's live model and deploy writes to it: never reuse them.
-        for task in (gate, deployment, report):
-            task.set_caching_options(False)
+            gate_name="Gate: quality, fairness and energy budgets",
+            energy=energy,
+            skip={},
+            deploy_inputs={},
+        )
 
     return sustainable_training_pipeline
 
