@@ -1,7 +1,7 @@
 """Groups of tasks that several pipelines share, added inside a pipeline's body."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from greenkfp.components import (
     compress_model,
@@ -111,18 +111,22 @@ def add_data_validation(
 
 def add_training(
     *,
-    checked: DataValidationTasks,
+    data: Any,
+    schema: Any,
     label_column: Any,
     positive_label: Any,
     hyperparameters: dict[str, Any],
     country_iso_code: Any,
     region: Any,
     resources: dict[str, Any],
+    after: Any = None,
+    skip: Optional[dict[str, Any]] = None,
 ) -> Any:
-    """Adds energy-metered training on the validated data, after the validation passed.
+    """Adds energy-metered training on the imported data, with its resources.
 
     Args:
-        checked: The data validation tasks.
+        data: The ``import_csv`` task (train and eval datasets).
+        schema: The ``infer_schema`` task.
         label_column: The label column.
         positive_label: Label value of the positive class.
         hyperparameters: ``module_file``, ``epochs``, ``batch_size``, ``learning_rate``,
@@ -131,26 +135,30 @@ def add_training(
         region: Grid region.
         resources: ``cpu_limit``, ``memory_limit``, ``accelerator_type`` (empty: CPU) and
             ``accelerator_limit`` of the training task.
+        after: A task training waits for (the data validation), if any.
+        skip: ``{"decision": ...}`` when training takes a retraining decision.
 
     Returns:
         The ``train_model`` task.
     """
     training = (
         train_model(
-            train_dataset=checked.data.outputs["train_dataset"],
-            eval_dataset=checked.data.outputs["eval_dataset"],
-            schema=checked.schema.outputs["schema"],
+            train_dataset=data.outputs["train_dataset"],
+            eval_dataset=data.outputs["eval_dataset"],
+            schema=schema.outputs["schema"],
             label_column=label_column,
             positive_label=positive_label,
             country_iso_code=country_iso_code,
             region=region,
             **hyperparameters,
+            **(skip or {}),
         )
         .set_display_name("Train model (energy-metered)")
-        .after(checked.validation)
         .set_cpu_limit(resources["cpu_limit"])
         .set_memory_limit(resources["memory_limit"])
     )
+    if after is not None:
+        training.after(after)
     request_resources(training, cpu="1", memory="2G")
     if resources["accelerator_type"]:
         training.set_accelerator_type(resources["accelerator_type"]).set_accelerator_limit(

@@ -18,9 +18,13 @@ from greenkfp.components import (
     generate_statistics,
     import_csv,
     infer_schema,
-    train_model,
 )
-from greenkfp.pipelines._steps import DEFAULT_MISSING_VALUES, add_release, request_resources
+from greenkfp.pipelines._steps import (
+    DEFAULT_MISSING_VALUES,
+    add_release,
+    add_training,
+    request_resources,
+)
 from greenkfp.pipelines.sustainable_training import DEFAULT_POLICY
 
 PIPELINE_NAME = "continuous-training-pipeline"
@@ -36,17 +40,34 @@ DESCRIPTION = (
 )
 
 
-def build_continuous_training_pipeline(conditional: bool = False) -> Any:
+def build_continuous_training_pipeline(
+    conditional: bool = False,
+    cpu_limit: str = "2",
+    memory_limit: str = "8G",
+    accelerator_type: str = "",
+    accelerator_limit: int = 1,
+) -> Any:
     """Builds the continuous training pipeline.
 
     Args:
         conditional: Put the retraining steps inside ``dsl.If`` on the decision's
             ``retrain`` output (for clusters; kfp.local 2.13 refuses it). False: every
             retraining step takes the decision and skips its work when told.
+        cpu_limit: CPU limit of the training task, e.g. "4".
+        memory_limit: Memory limit of the training task, e.g. "16G".
+        accelerator_type: For example "nvidia.com/gpu" (KFP) or "NVIDIA_TESLA_T4"
+            (Vertex AI); empty trains on CPU.
+        accelerator_limit: Number of accelerators when a type is given.
 
     Returns:
         The ``@dsl.pipeline``.
     """
+    resources = {
+        "cpu_limit": cpu_limit,
+        "memory_limit": memory_limit,
+        "accelerator_type": accelerator_type,
+        "accelerator_limit": accelerator_limit,
+    }
 
     @dsl.pipeline(
         name=CONDITIONAL_PIPELINE_NAME if conditional else PIPELINE_NAME,
@@ -198,23 +219,25 @@ def build_continuous_training_pipeline(conditional: bool = False) -> Any:
                 **energy,
                 **skip,
             ).set_display_name("Infer schema")
-            training = train_model(
-                train_dataset=data.outputs["train_dataset"],
-                eval_dataset=data.outputs["eval_dataset"],
-                schema=schema.outputs["schema"],
+            training = add_training(
+                data=data,
+                schema=schema,
                 label_column=label_column,
                 positive_label=positive_label,
-                module_file=module_file,
-                epochs=epochs,
-                batch_size=batch_size,
-                learning_rate=learning_rate,
-                hidden_units=hidden_units,
-                dropout=dropout,
-                early_stopping_patience=early_stopping_patience,
-                seed=seed,
+                hyperparameters={
+                    "module_file": module_file,
+                    "epochs": epochs,
+                    "batch_size": batch_size,
+                    "learning_rate": learning_rate,
+                    "hidden_units": hidden_units,
+                    "dropout": dropout,
+                    "early_stopping_patience": early_stopping_patience,
+                    "seed": seed,
+                },
                 **energy,
-                **skip,
-            ).set_display_name("Train model (energy-metered)")
+                resources=resources,
+                skip=skip,
+            )
             add_release(
                 data=data,
                 train_statistics=train_stats,
@@ -246,7 +269,7 @@ def build_continuous_training_pipeline(conditional: bool = False) -> Any:
                 skip=skip,
                 deploy_inputs={"decision_metrics": decide.outputs["metrics"]},
             )
-        for task in (data, train_stats, decide, schema, training):
+        for task in (data, train_stats, decide, schema):
             request_resources(task, cpu="1", memory="2G")
 
     return continuous_training_pipeline

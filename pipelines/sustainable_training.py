@@ -182,7 +182,9 @@ def build_sustainable_training_pipeline(
             **energy,
         )
         training = add_training(
-            checked=checked,
+            data=checked.data,
+            schema=checked.schema,
+            after=checked.validation,
             label_column=label_column,
             positive_label=positive_label,
             hyperparameters={

@@ -122,7 +122,9 @@ def build_training_pipeline(
             mixed_numeric=mixed_numeric,
         )
         add_training(
-            checked=checked,
+            data=checked.data,
+            schema=checked.schema,
+            after=checked.validation,
             label_column=label_column,
             positive_label=positive_label,
             hyperparameters={
