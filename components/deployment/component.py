@@ -212,6 +212,11 @@ def deploy_model(
             for step, given in upstream.items()
             if given is not None and "energy_kwh" in given.metadata
         },
+        training_energy={
+            k: v
+            for k, v in (training_metrics.metadata if training_metrics else {}).items()
+            if isinstance(v, str)
+        },
     )
     with metered_step(step_dir(metrics), country_iso_code, region) as energy:
         outcome = run_deploy_model(

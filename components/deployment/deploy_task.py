@@ -1,7 +1,8 @@
 """What the ``deploy_model`` component does, as plain functions: :func:`run_deploy_model`.
 
 The registry's storage is in :mod:`registry`, the canary check in :mod:`canary`, the
-model card in :mod:`model_card` and the KServe manifest in :mod:`kserve`.
+model cards in :mod:`model_card` (Markdown), :mod:`hf_card` (Hugging Face README) and
+:mod:`mct_card` (Model Card Toolkit JSON), and the KServe manifest in :mod:`kserve`.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from greenkfp.components._shared.serving_spec import (
     spec_for_model_dir,
 )
 from greenkfp.components._shared.step_records import BlessingRecord, DeploymentRecord
-from greenkfp.components.deployment import hf_card, kserve, model_card, registry
+from greenkfp.components.deployment import hf_card, kserve, mct_card, model_card, registry
 
 BLESSING_FILE = "blessing.json"
 MODEL_CARD_FILE = "model_card.md"
+MODEL_CARD_JSON_FILE = "model_card.json"
 HF_CARD_FILE = "README.md"
 MANIFEST_FILE = "inferenceservice.yaml"
 LINEAGE_FILE = "lineage.json"
@@ -51,12 +53,39 @@ class TrainingRecord:
         train_dataset_path: The training data; a seeded sample of its numeric features
             becomes the drift reference ("" when not given).
         step_energy_kwh: The energy each step before the push spent, by step.
+        training_energy: train_model's energy description (its Metrics' strings:
+            ``cpu_model``, ``gpu_model``, ``country_iso_code``, ``region``, ...), for the
+            cards' hardware and location.
     """
 
     statistics_path: str = ""
     schema_path: str = ""
     train_dataset_path: str = ""
     step_energy_kwh: dict[str, float] = field(default_factory=dict)
+    training_energy: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hardware(self) -> str:
+        """The CPU and GPU training ran on, as its energy reading recorded them."""
+        e = self.training_energy
+        parts = [f"CPU: {e['cpu_model']}" if e.get("cpu_model") else ""]
+        parts.append(f"GPU: {e['gpu_model']}" if e.get("gpu_model") else "")
+        return "; ".join(p for p in parts if p)
+
+    @property
+    def location(self) -> str:
+        """The grid training drew from: country ISO code and region, as recorded."""
+        e = self.training_energy
+        return " / ".join(str(e[k]) for k in ("country_iso_code", "region") if e.get(k))
+
+    def lineage(self) -> list[tuple[str, str, str]]:
+        """``(input, URI, SHA-256)`` of the training data, schema and statistics given."""
+        named = (
+            ("training data", self.train_dataset_path),
+            ("schema", self.schema_path),
+            ("training statistics", self.statistics_path),
+        )
+        return [(name, path, uri_io.sha256_of(path)) for name, path in named if path]
 
     def files(self, label_column: str) -> dict[str, bytes]:
         """The version's files this record gives (only those it has the inputs for)."""
@@ -242,11 +271,14 @@ def run_deploy_model(
         verifier = CanaryCheck(model_dir, eval_df.head(canary_rows), canary_tolerance)
     metadata = _model_metadata(model_dir)
     explained = _attributions(model_dir, eval_df, metadata, blessing) if real_model else None
-    kept = (training or TrainingRecord()).files(str(metadata.get("label_column") or ""))
+    training = training or TrainingRecord()
+    kept = training.files(str(metadata.get("label_column") or ""))
+    eval_sha256 = uri_io.sha256_of(eval_path)
     lineage = [
         ("model", uris.get("model", model_dir), _tree_sha256(model_dir)),
-        ("eval data", uris.get("eval_data", eval_path), uri_io.sha256_of(eval_path)),
+        ("eval data", uris.get("eval_data", eval_path), eval_sha256),
         ("blessing", uris.get("blessing", blessing_path), uri_io.sha256_of(blessing_path)),
+        *training.lineage(),
     ]
     for source, entry in sorted(blessing.inputs.items()):
         lineage.append((f"{source} metrics", entry.get("uri", ""), "–"))
@@ -278,13 +310,18 @@ def run_deploy_model(
             model_metadata=metadata,
             model_files=sorted(rel for _, rel in files if "/" not in rel),
             data={
-                "canary/eval data": uris.get("eval_data", eval_path),
+                "eval data SHA-256": eval_sha256,
                 "eval data rows x columns": f"{len(eval_df)} x {len(eval_df.columns)}",
+                **{f"{name} SHA-256": digest for name, _, digest in training.lineage()},
             },
             lineage=lineage,
             canary=canary_report,
             intended_use=intended_use,
             top_features=[(i.feature, i.mean) for i in explained.global_[:5]] if explained else [],
+            attribution_std={i.feature: i.std for i in explained.global_[:5]} if explained else {},
+            image=component_image(),
+            hardware=training.hardware,
+            location=training.location,
         )
         candidate = blessing.candidate_metrics
         recorded = {
@@ -301,7 +338,8 @@ def run_deploy_model(
             SERVING_FILE: serving.to_json().encode(),
             registry.METRICS_FILE: json.dumps(recorded, indent=2, sort_keys=True).encode(),
             MODEL_CARD_FILE: model_card.render(card).encode(),
-            HF_CARD_FILE: hf_card.render(card, image=component_image()).encode(),
+            HF_CARD_FILE: hf_card.render(card).encode(),
+            MODEL_CARD_JSON_FILE: mct_card.render(card).encode(),
             MANIFEST_FILE: kserve.to_yaml(manifest).encode(),
             LINEAGE_FILE: json.dumps(
                 [{"input": n, "uri": u, "sha256": h} for n, u, h in lineage], indent=2

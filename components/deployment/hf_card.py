@@ -17,41 +17,22 @@ from typing import Any, Mapping, Optional
 from greenkfp.components._shared.step_keys import BASELINE, DELTA, split_role
 from greenkfp.components.deployment.model_card import (
     DEFAULT_INTENDED_USE,
+    EU_AI_ACT_ITEMS,
+    HUMAN_OVERSIGHT,
+    RUN_LOCAL,
+    SHARED_SCHEMES,
     CardFacts,
     fairness_rows,
+    lineage_rows,
     model_features,
+    portable_uri,
 )
+
+__all__ = ["SHARED_SCHEMES", "front_matter", "portable_uri", "render"]
 
 EMISSIONS_KEY = "emissions_kg_co2eq"
 ENERGY_KEY = "energy_kwh"
 NOT_RECORDED = "not recorded"
-SHARED_SCHEMES = ("gs://", "s3://", "minio://", "http://", "https://", "oci://", "hf://")
-
-# Annex IV of Regulation (EU) 2024/1689 (AI Act), technical documentation of a high-risk
-# system (credit scoring is Annex III 5(b)); energy is asked of general-purpose models
-# (Annex XI 2(e)) and reported here voluntarily.
-EU_AI_ACT_ITEMS = (
-    ("Intended purpose", "Annex IV 1(a)", "Intended use"),
-    ("Data and its provenance", "Annex IV 2(d); Art. 10", "Data, Lineage"),
-    ("Metrics, validation and testing", "Annex IV 2(g), 3", "Metrics, Deployment gate"),
-    ("Fairness (bias examination)", "Art. 10(2)(f)-(g); Annex IV 2(g)", "Fairness"),
-    ("Human oversight", "Art. 14; Annex IV 2(e)", "Human oversight"),
-    ("Energy and emissions", "Annex XI 2(e) (voluntary here)", "co2_eq_emissions, Energy"),
-    ("Record-keeping of changes", "Art. 12; Annex IV 6", "registry AUDIT.jsonl"),
-)
-
-HUMAN_OVERSIGHT = (
-    "The model only reaches the registry through the deployment gate (checks below); a "
-    "person can roll LIVE back or retire a version with `greenkfp registry rollback|retire`, "
-    "and every push, rollback and retirement is recorded with its actor and reason in the "
-    "model's hash-chained audit log (`greenkfp registry audit`). Decisions with legal or "
-    "similar effect (e.g. refusing credit) should be reviewed by a person."
-)
-
-
-def portable_uri(uri: str) -> str:
-    """The URI when it names shared storage; ``""`` for a path local to one run."""
-    return uri if isinstance(uri, str) and uri.startswith(SHARED_SCHEMES) else ""
 
 
 def _number(value: Any) -> Optional[float]:
@@ -64,15 +45,14 @@ def front_matter(facts: CardFacts, *, location: str = "", hardware: str = "") ->
     """The card's YAML metadata as a dict (``co2_eq_emissions``, metrics, model-index)."""
     training = facts.blessing.input_metrics("training") or {}
     emissions_kg = _number(training.get(EMISSIONS_KEY))
-    meta = facts.model_metadata
     co2: dict[str, Any] = {
         "emissions": round(emissions_kg * 1000, 6) if emissions_kg is not None else None,
         "source": "greenkfp metering (codecarbon, RAPL/NVML or TDP estimate) of train_model"
         if emissions_kg is not None
         else NOT_RECORDED,
         "training_type": "pre-training",
-        "geographical_location": location or str(meta.get("country_iso_code") or NOT_RECORDED),
-        "hardware_used": hardware or str(meta.get("hardware") or NOT_RECORDED),
+        "geographical_location": location or facts.location or NOT_RECORDED,
+        "hardware_used": hardware or facts.hardware or NOT_RECORDED,
     }
     metrics = {}
     for name, info in facts.blessing.candidate_metrics.items():
@@ -104,22 +84,17 @@ def front_matter(facts: CardFacts, *, location: str = "", hardware: str = "") ->
     }
 
 
-def lineage_rows(facts: CardFacts, image: str) -> list[tuple[str, str, str]]:
-    """``(input, portable URI or "", SHA-256)`` rows, the image and the policy first."""
-    import hashlib
+def render(facts: CardFacts, *, image: str = "", location: str = "", hardware: str = "") -> str:
+    """Returns the card: YAML front matter, then Markdown.
 
-    policy = json.dumps(facts.blessing.policy, sort_keys=True)
-    rows = [
-        ("component image", image, ""),
-        ("gate policy (below)", "", hashlib.sha256(policy.encode()).hexdigest()),
-    ]
-    rows += [(name, portable_uri(uri), digest) for name, uri, digest in facts.lineage]
-    return rows
+    ``image``, ``location`` and ``hardware`` override the facts' own when given.
+    """
+    import dataclasses
 
-
-def render(facts: CardFacts, *, image: str, location: str = "", hardware: str = "") -> str:
-    """Returns the card: YAML front matter, then Markdown."""
     import yaml
+
+    if image:
+        facts = dataclasses.replace(facts, image=image)
 
     matter = front_matter(facts, location=location, hardware=hardware)
     out = ["---", yaml.safe_dump(matter, sort_keys=False).rstrip(), "---", ""]
@@ -148,6 +123,8 @@ def render(facts: CardFacts, *, image: str, location: str = "", hardware: str = 
     out += [
         f"- training energy: {_fmt(training.get(ENERGY_KEY))} kWh",
         f"- training emissions: {co2['emissions']} g CO2eq ({co2['source']})",
+        f"- hardware: {co2['hardware_used']}",
+        f"- grid: {co2['geographical_location']}",
         "",
     ]
     out += ["## Feature attributions", ""]
@@ -162,9 +139,7 @@ def render(facts: CardFacts, *, image: str, location: str = "", hardware: str = 
     ] + [""]
     out += ["## Human oversight", "", HUMAN_OVERSIGHT, ""]
     out += ["## Lineage", "", "| input | URI | SHA-256 |", "|---|---|---|"]
-    out += [
-        f"| {n} | {u or '(run-local)'} | {h or '–'} |" for n, u, h in lineage_rows(facts, image)
-    ]
+    out += [f"| {n} | {u or RUN_LOCAL} | {h or '–'} |" for n, u, h in lineage_rows(facts)]
     out += ["", "Gate policy (defaults filled in):", "", "```json"]
     out += [json.dumps(facts.blessing.policy, indent=2, sort_keys=True), "```"]
     out += ["", "## EU AI Act technical documentation", ""]
@@ -174,7 +149,7 @@ def render(facts: CardFacts, *, image: str, location: str = "", hardware: str = 
         "| item | AI Act reference | section of this card |",
         "|---|---|---|",
     ]
-    out += [f"| {item} | {ref} | {where} |" for item, ref, where in EU_AI_ACT_ITEMS]
+    out += [f"| {item} | {ref} | {where} |" for item, ref, _, where in EU_AI_ACT_ITEMS]
     return "\n".join(out) + "\n"
 
 

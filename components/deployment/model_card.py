@@ -1,13 +1,20 @@
 """The model card (``model_card.md``) pushed with every version.
 
 Sections: model details, intended use, data, quality, fairness per slice, energy and
-carbon of training, compression, the gate's checks, canary verification, lineage.
-Every figure comes from the blessing (which records the metrics the gate read) and the
-files of the pushed artifact; a section without data says so instead of disappearing.
+carbon of training, compression, feature attributions, the gate's checks, canary
+verification, human oversight, lineage, and a map of the card to the EU AI Act's
+technical documentation items. Every figure comes from the blessing (which records the
+metrics the gate read) and the files of the pushed artifact; a section without data
+says so instead of disappearing. Lineage is portable: content hashes, the image, the
+policy's hash; a URI only when it names shared storage (:func:`portable_uri`), never a
+path that existed inside one run. The other formats (``hf_card``, ``mct_card``) share
+:class:`CardFacts` and the helpers here.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -34,6 +41,51 @@ DEFAULT_INTENDED_USE = (
 )
 
 QUALITY_FIGURES = ("auc", "accuracy", "precision", "recall", "f1", "loss")
+SHARED_SCHEMES = ("gs://", "s3://", "minio://", "http://", "https://", "oci://", "hf://")
+RUN_LOCAL = "(run-local)"
+IN_THIS_CARD = "(in this card)"
+
+HUMAN_OVERSIGHT = (
+    "The model only reaches the registry through the deployment gate (checks below); a "
+    "person can roll LIVE back or retire a version with `greenkfp registry rollback|retire`, "
+    "and every push, rollback and retirement is recorded with its actor and reason in the "
+    "model's hash-chained audit log (`greenkfp registry audit`). Decisions with legal or "
+    "similar effect (e.g. refusing credit) should be reviewed by a person."
+)
+
+# Annex IV of Regulation (EU) 2024/1689 (AI Act), technical documentation of a high-risk
+# system (credit scoring is Annex III 5(b)); energy is asked of general-purpose models
+# (Annex XI 2(e)) and reported here voluntarily. Columns: item, reference, where the
+# Markdown card (model_card.md) answers it, where the Hugging Face card (README.md) does.
+EU_AI_ACT_ITEMS = (
+    ("Intended purpose", "Annex IV 1(a)", "Intended use", "Intended use"),
+    ("Data and its provenance", "Annex IV 2(d); Art. 10", "Data, Lineage", "Data, Lineage"),
+    (
+        "Metrics, validation and testing",
+        "Annex IV 2(g), 3",
+        "Quality, Deployment gate, Canary verification",
+        "Metrics, Deployment gate",
+    ),
+    (
+        "Fairness (bias examination)",
+        "Art. 10(2)(f)-(g); Annex IV 2(g)",
+        "Fairness per slice, Feature attributions",
+        "Fairness, Feature attributions",
+    ),
+    ("Human oversight", "Art. 14; Annex IV 2(e)", "Human oversight", "Human oversight"),
+    (
+        "Energy and emissions",
+        "Annex XI 2(e) (voluntary here)",
+        "Energy and carbon of training",
+        "co2_eq_emissions, Energy",
+    ),
+    (
+        "Record-keeping of changes",
+        "Art. 12; Annex IV 6",
+        "registry AUDIT.jsonl",
+        "registry AUDIT.jsonl",
+    ),
+)
 
 
 @dataclass
@@ -53,6 +105,38 @@ class CardFacts:
     intended_use: str = ""
     top_features: Sequence[tuple[str, float]] = ()
     """The most important features and their permutation importance (AUC drop)."""
+    attribution_std: Mapping[str, float] = field(default_factory=dict)
+    """The standard deviation of each top feature's importance over the shuffles."""
+    image: str = ""
+    """The component image that trained, judged and pushed the model."""
+    hardware: str = ""
+    """What training ran on (CPU and GPU models as its energy reading recorded them)."""
+    location: str = ""
+    """The grid training drew from (country ISO code and region as recorded)."""
+
+
+def portable_uri(uri: str) -> str:
+    """The URI when it names shared storage; ``""`` for a path local to one run."""
+    return uri if isinstance(uri, str) and uri.startswith(SHARED_SCHEMES) else ""
+
+
+def policy_sha256(facts: CardFacts) -> str:
+    """The SHA-256 of the gate's effective policy (canonical JSON, defaults filled in)."""
+    policy = json.dumps(facts.blessing.policy, sort_keys=True)
+    return hashlib.sha256(policy.encode()).hexdigest()
+
+
+def lineage_rows(facts: CardFacts) -> list[tuple[str, str, str]]:
+    """``(input, portable URI or "", SHA-256 or "")`` rows, the image and the policy first."""
+    rows = [
+        ("component image", facts.image, ""),
+        ("gate policy", IN_THIS_CARD, policy_sha256(facts)),
+    ]
+    rows += [
+        (name, portable_uri(uri), digest if digest not in ("", "–") else "")
+        for name, uri, digest in facts.lineage
+    ]
+    return rows
 
 
 def model_features(meta: Mapping[str, Any]) -> list[str]:
@@ -134,7 +218,11 @@ def render(facts: CardFacts) -> str:
 
     out += ["## Model details", ""]
     details = [
-        ("registry URI", facts.version_uri),
+        (
+            "registry URI",
+            portable_uri(facts.version_uri)
+            or f"version {facts.version} of the registry's {facts.model_name}",
+        ),
         ("pushed at (UTC)", facts.pushed_at),
         ("task", meta.get("task", "binary classification")),
         ("framework", meta.get("framework", "TensorFlow (tf_keras)")),
@@ -177,6 +265,7 @@ def render(facts: CardFacts) -> str:
         out += ["No training metrics were given to the gate.", ""]
     else:
         rows = [(f.heading, training[f.key]) for f in ALL_ENERGY_FIGURES if f.key in training]
+        rows += [(k, v) for k, v in (("hardware", facts.hardware), ("grid", facts.location)) if v]
         out += _table(["", "training"], rows) if rows else ["Not recorded.", ""]
 
     out += ["## Compression", ""]
@@ -232,6 +321,28 @@ def render(facts: CardFacts) -> str:
     else:
         out += ["Not recorded.", ""]
 
+    out += ["## Human oversight", "", HUMAN_OVERSIGHT, ""]
+
     out += ["## Lineage", ""]
-    out += _table(["input", "URI", "SHA-256"], facts.lineage)
+    out += [
+        "Content hashes identify each input; a URI is shown only where it names shared "
+        f"storage ({RUN_LOCAL}: a path that existed inside the run only).",
+        "",
+    ]
+    out += _table(
+        ["input", "URI", "SHA-256"],
+        [(n, u or RUN_LOCAL, h or "–") for n, u, h in lineage_rows(facts)],
+    )
+    out += ["Gate policy (defaults filled in):", "", "```json"]
+    out += [json.dumps(facts.blessing.policy, indent=2, sort_keys=True), "```", ""]
+
+    out += ["## EU AI Act technical documentation", ""]
+    out += [
+        "Where this card answers each item (a map for reviewers; not legal advice).",
+        "",
+    ]
+    out += _table(
+        ["item", "AI Act reference", "section of this card"],
+        [(item, ref, where) for item, ref, where, _ in EU_AI_ACT_ITEMS],
+    )
     return "\n".join(out)

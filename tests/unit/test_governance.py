@@ -274,3 +274,122 @@ def test_hf_card_front_matter_parses_and_holds_co2_and_portable_lineage(tmp_path
         assert heading in text
     assert "Annex IV 1(a)" in text and "gate policy" in text
     assert hf_card.portable_uri("gs://b/x") == "gs://b/x" and hf_card.portable_uri("/tmp/x") == ""
+
+
+# ----------------------------------------------------------------------------- MCT card
+
+
+def _deploy_with_training_record(tmp_path, german_credit):
+    from greenkfp.components.deployment.deploy_task import TrainingRecord
+    from tests.unit.test_registry_deploy import BLESSING, deploy
+
+    candidate = tmp_path / "candidate"
+    (candidate / "saved_model").mkdir(parents=True)
+    (candidate / "saved_model" / "saved_model.pb").write_bytes(b"graph")
+    meta = {"label_column": "risk", "n_train": 40, "feature_spec": {"numeric": ["age"]}}
+    (candidate / "model_metadata.json").write_text(json.dumps(meta))
+    blessing = tmp_path / "blessing.json"
+    blessing.write_text(json.dumps(BLESSING))
+    eval_data, train_data = tmp_path / "eval.csv", tmp_path / "train.csv"
+    german_credit.head(20).to_csv(eval_data, index=False)
+    german_credit.iloc[20:60].to_csv(train_data, index=False)
+    training = TrainingRecord(
+        train_dataset_path=str(train_data),
+        training_energy={
+            "cpu_model": "AMD EPYC 7B13",
+            "country_iso_code": "DEU",
+            "region": "",
+            "energy_method": "cpu_load_estimate",
+        },
+    )
+    outcome = deploy((candidate, blessing, eval_data), tmp_path / "registry", training=training)
+    return Path(outcome.pushed_uri), train_data
+
+
+def test_mct_card_validates_against_the_published_schema_with_energy_and_lineage(
+    tmp_path, german_credit
+):
+    import hashlib
+
+    import jsonschema
+
+    from greenkfp.components.deployment import mct_card
+
+    version, train_data = _deploy_with_training_record(tmp_path, german_credit)
+    card = json.loads((version / "model_card.json").read_text())
+    schema = json.loads(Path(mct_card.SCHEMA_PATH).read_text())
+    assert schema["properties"]["schema_version"] and "performance_metric" in schema["definitions"]
+    jsonschema.Draft7Validator(schema).validate(card)  # independently of mct_card.validate
+    assert card["schema_version"] == "0.0.2"
+    assert card["model_details"]["version"]["name"] == "1"
+    metrics = {
+        (m["type"], m.get("slice", "")): m["value"]
+        for m in card["quantitative_analysis"]["performance_metrics"]
+    }
+    assert metrics[("auc", "")] == "0.81"
+    assert metrics[("training energy (kWh)", "")] == "0.002"
+    assert metrics[("training emissions (kg CO2eq)", "")] == "0.0007"
+    assert (
+        metrics[("false_positive_rate gap (max - min over slices)", "sex (threshold 0.5)")]
+        == "0.08"
+    )
+    energy_note = card["considerations"]["ethical_considerations"][0]["name"]
+    assert "0.002 kWh" in energy_note and "AMD EPYC 7B13" in energy_note and "DEU" in energy_note
+    train_sha = hashlib.sha256(train_data.read_bytes()).hexdigest()
+    data = {d["name"]: d for d in card["model_parameters"]["data"]}
+    assert train_sha in data["training data"]["description"]
+    assert data["eval data"]["sensitive"] == {"sensitive_data": ["sex"]}
+    docs = card["model_details"]["documentation"]
+    assert "gate policy: (in this card) sha256:" in docs
+    assert "min_auc: fairness.auc = 0.81 >= 0.7: pass" in docs
+    # no card carries a path that only existed inside this run
+    for name in ("model_card.json", "model_card.md", "README.md"):
+        assert str(tmp_path) not in (version / name).read_text(), name
+    # the run recorded hardware and location: the HF card says so, not "not recorded"
+    matter = yaml.safe_load((version / "README.md").read_text().split("---\n")[1])
+    assert matter["co2_eq_emissions"]["hardware_used"] == "CPU: AMD EPYC 7B13"
+    assert matter["co2_eq_emissions"]["geographical_location"] == "DEU"
+    markdown = (version / "model_card.md").read_text()
+    for heading in ["## Human oversight", "## EU AI Act technical documentation", "## Lineage"]:
+        assert heading in markdown
+    assert f"| training data SHA-256 | {train_sha} |" in markdown
+    assert "| training data | (run-local) | " + train_sha in markdown
+    assert "| Intended purpose | Annex IV 1(a) | Intended use |" in markdown
+    assert "| hardware | CPU: AMD EPYC 7B13 |" in markdown
+
+
+@pytest.mark.parametrize(
+    "breaks, where, why",
+    [
+        (lambda c: c.update(energy_kwh=0.1), "(the card)", "Additional properties"),
+        (
+            lambda c: c["quantitative_analysis"]["performance_metrics"][0].update(value=0.81),
+            "quantitative_analysis/performance_metrics/0/value",
+            "is not of type 'string'",
+        ),
+        (
+            lambda c: c["model_details"]["version"].update(date="5 December"),
+            "model_details/version/date",
+            "is not a 'date'",
+        ),
+    ],
+)
+def test_a_broken_mct_card_is_refused_naming_where(breaks, where, why):
+    from greenkfp.components.deployment import mct_card
+    from greenkfp.components.deployment.model_card import CardFacts
+    from tests.unit.test_registry_deploy import BLESSING_RECORD
+
+    facts = CardFacts(
+        model_name=MODEL,
+        version=3,
+        version_uri="gs://bucket/registry/credit-risk/3",
+        pushed_at="2026-12-05T23:00:00+00:00",
+        blessing=BLESSING_RECORD,
+    )
+    card = mct_card.build(facts)
+    mct_card.validate(card)
+    assert card["model_details"]["references"] == [{"reference": facts.version_uri}]
+    breaks(card)
+    with pytest.raises(InputError, match="does not validate against the Model Card Toolkit") as err:
+        mct_card.validate(card)
+    assert f"at {where}:" in str(err.value) and why in str(err.value)

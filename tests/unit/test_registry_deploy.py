@@ -98,6 +98,7 @@ def test_blessed_model_is_pushed_with_card_metrics_and_manifest(tmp_path, files)
         "blessing.json",
         "metrics.json",
         "model_card.md",
+        "model_card.json",
         "README.md",
         "inferenceservice.yaml",
         "lineage.json",
