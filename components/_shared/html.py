@@ -181,8 +181,13 @@ def bar_chart(
     bar_height: int = 16,
     colors: Sequence[str] | None = None,
     title: str = "",
+    errors: Sequence[float] | None = None,
 ) -> str:
-    """Returns an inline SVG horizontal bar chart, one bar per label."""
+    """Returns an inline SVG horizontal bar chart, one bar per label.
+
+    ``errors``, when given, draws a bar of ± that much around each value (e.g. one
+    standard deviation), clipped to the plot.
+    """
     if not values:
         return '<div class="kv">no values</div>'
     # Labels take the room they need (about 6.2 px a character at 11 px), up to 40% of
@@ -191,7 +196,9 @@ def bar_chart(
     max_chars = min(longest, int((width * 0.4 - 12) / 6.2))
     label_w, value_w = max(110, int(max_chars * 6.2) + 12), 56
     plot_w = max(width - label_w - value_w, 40)
-    top = max((v for v in values if v == v), default=0.0) or 1.0
+    spread = list(errors) if errors is not None else [0.0] * len(values)
+    reach = [v + (e if e == e else 0.0) for v, e in zip(values, spread) if v == v]
+    top = max(reach, default=0.0) or 1.0
     rows = []
     for i, (label, value) in enumerate(zip(labels, values)):
         y = i * (bar_height + 4)
@@ -202,8 +209,20 @@ def bar_chart(
             f'<text x="{label_w - 4}" y="{y + bar_height - 4}" text-anchor="end">{esc(short)}'
             f"<title>{esc(label)}</title></text>"
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{color}"/>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + bar_height - 4}">{esc(fmt(value, 3))}</text>'
         )
+        err = spread[i] if i < len(spread) else 0.0
+        text_x = label_w + w + 4
+        if errors is not None and value == value and err == err and err > 0:
+            lo = label_w + min(max(plot_w * (value - err) / top, 0.0), plot_w)
+            hi = label_w + min(max(plot_w * (value + err) / top, 0.0), plot_w)
+            mid = y + bar_height / 2
+            rows.append(
+                f'<path class="err" d="M{lo:.1f},{mid:.1f}H{hi:.1f}M{lo:.1f},{mid - 4:.1f}'
+                f'V{mid + 4:.1f}M{hi:.1f},{mid - 4:.1f}V{mid + 4:.1f}" stroke="#1f2933" '
+                f'fill="none"><title>± {esc(fmt(err, 3))}</title></path>'
+            )
+            text_x = max(text_x, hi + 4)
+        rows.append(f'<text x="{text_x:.1f}" y="{y + bar_height - 4}">{esc(fmt(value, 3))}</text>')
     height = len(values) * (bar_height + 4)
     label = f' aria-label="{esc(title)}"' if title else ""
     return (

@@ -32,6 +32,8 @@ TRAIN_STATISTICS_FILE = "train_statistics.pb"
 SCHEMA_FILE = "schema.pbtxt"
 DRIFT_REFERENCE_FILE = "drift_reference.csv"
 PIPELINE_ENERGY_FILE = "pipeline_energy.json"
+ATTRIBUTIONS_FILE = "attributions.json"
+"""Permutation importance of a version on the eval rows, global and per sensitive slice."""
 
 # An InferenceService name: a DNS-1035 label (lower case, starts with a letter).
 MODEL_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")

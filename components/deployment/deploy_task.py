@@ -19,6 +19,7 @@ from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.image import component_image
 from greenkfp.components._shared.model_artifact import SAVED_MODEL_DIRNAME
 from greenkfp.components._shared.registry_reading import (
+    ATTRIBUTIONS_FILE,
     DRIFT_REFERENCE_FILE,
     PIPELINE_ENERGY_FILE,
     SCHEMA_FILE,
@@ -38,7 +39,6 @@ MODEL_CARD_JSON_FILE = "model_card.json"
 HF_CARD_FILE = "README.md"
 MANIFEST_FILE = "inferenceservice.yaml"
 LINEAGE_FILE = "lineage.json"
-ATTRIBUTIONS_FILE = "attributions.json"
 DRIFT_REFERENCE_ROWS = 5000
 """Most training rows a version keeps as its drift reference (a seeded sample)."""
 

@@ -39,8 +39,9 @@ def sustainability_report(
 
     Energy and emissions per step and in total, the carbon intensity and method, the
     model before and after compression, fairness gaps per feature, every gate check,
-    the deployment outcome, and the Software Carbon Intensity of serving per 1,000
-    predictions. A step whose input is not given is shown as not run.
+    the deployment outcome, the deployed model's feature attributions (global and per
+    sensitive slice, from its registry version), and the Software Carbon Intensity of
+    serving per 1,000 predictions. A step whose input is not given is shown as not run.
 
     Args:
         report: Self-contained HTML (inline CSS and SVG, nothing from the network); its
@@ -78,7 +79,11 @@ def sustainability_report(
     from greenkfp.components._shared.metering import metered_step, publish, step_dir
     from greenkfp.components.sustainability.report import render_sustainability_report
     from greenkfp.components.sustainability.summary import render_sustainability_summary
-    from greenkfp.components.sustainability.task import read_record, run_sustainability_report
+    from greenkfp.components.sustainability.task import (
+        read_attributions,
+        read_record,
+        run_sustainability_report,
+    )
 
     steps = {
         "import": import_metrics,
@@ -103,6 +108,7 @@ def sustainability_report(
             blessing=gate_record,
             deployment=deploy_record,
             embodied_g_co2eq_per_1k=embodied_g_co2eq_per_1k,
+            attributions=read_attributions(deploy_record),
         )
     uri_io.write_bytes(
         report.path, render_sustainability_report(outcome, energy.to_dict()).encode()

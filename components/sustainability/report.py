@@ -325,6 +325,75 @@ def _deployment_section(f: RunFigures) -> str:
     return html.section(title, html.table(["", ""], rows), f"<ul>{items}</ul>" if items else "")
 
 
+TOP_FEATURES = 10
+"""Features each attribution chart shows (the globally most important)."""
+
+
+def _importances(ranked: Any) -> dict[str, tuple[float, float]]:
+    """``feature -> (mean AUC drop, std)`` of one ranking in ``attributions.json``."""
+    out = {}
+    for imp in ranked or []:
+        mean, std = imp.get("auc_drop"), imp.get("std", 0.0)
+        if isinstance(mean, (int, float)) and isinstance(std, (int, float)):
+            out[str(imp["feature"])] = (float(mean), float(std))
+    return out
+
+
+def _attribution_chart(features: list[str], found: dict[str, tuple[float, float]]) -> str:
+    shown = [f for f in features if f in found]
+    return html.bar_chart(
+        shown,
+        [found[f][0] for f in shown],
+        480,
+        title="AUC drop when shuffled",
+        errors=[found[f][1] for f in shown],
+    )
+
+
+def _attribution_section(f: RunFigures) -> str:
+    """The deployed model's feature attributions: global, then per sensitive slice."""
+    title = "Feature attributions of the deployed model"
+    a = f.attributions
+    if not a:
+        return html.section(
+            title, _not_run("no version was deployed, or it has no attributions.json")
+        )
+    overall = _importances(a.get("global"))
+    top = list(overall)[:TOP_FEATURES]
+    parts = [
+        _note(
+            f"{a.get('method', 'permutation importance')} on {a.get('rows', '?')} eval rows "
+            f"(ROC AUC {html.fmt(a.get('baseline_auc'))}): how much the deployed model's AUC "
+            "drops when one feature is shuffled; the error bars are ± one standard deviation "
+            f"over the shuffles. The {len(top)} globally most important features are shown."
+        ),
+        "<h3>All eval rows</h3>" + _attribution_chart(top, overall),
+    ]
+    slices = a.get("slices") or {}
+    columns, cells = ["feature", "all rows"], {feat: [overall[feat]] for feat in top}
+    for sensitive, values in sorted(slices.items()):
+        charts = []
+        for value, ranked in sorted(values.items()):
+            found = _importances(ranked)
+            columns.append(f"{sensitive} = {value}")
+            for feat in top:
+                cells[feat].append(found.get(feat))
+            charts.append(
+                f"<div><h3>{html.esc(sensitive)} = {html.esc(value)}</h3>"
+                + _attribution_chart(top, found)
+                + "</div>"
+            )
+        parts.append(f'<div class="grid">{"".join(charts)}</div>')
+    if not slices:
+        parts.append(_note("No sensitive slice was large enough (or fairness was not given)."))
+    rows = [
+        [feat] + [f"{html.fmt(c[0], 3)} ± {html.fmt(c[1], 2)}" if c else "–" for c in row]
+        for feat, row in cells.items()
+    ]
+    parts.append(html.table(columns, rows))
+    return html.section(title, *parts)
+
+
 def _sci_section(f: RunFigures) -> str:
     title = "Software Carbon Intensity of serving, per 1,000 predictions"
     s = f.sci
@@ -372,6 +441,7 @@ def render_sustainability_report(
             _fairness_section(outcome),
             _gate_section(outcome),
             _deployment_section(outcome),
+            _attribution_section(outcome),
             _sci_section(outcome),
         ],
         subtitle=f"{reported} of {len(outcome.steps)} steps reported their figures",

@@ -98,6 +98,8 @@ class RunFigures:
     carbon: dict[str, Any] = dataclasses.field(default_factory=dict)
     """The steps' emissions as run, at the annual average and at the best window
     (``grid_intensity.run_emissions``)."""
+    attributions: Optional[dict[str, Any]] = None
+    """The deployed version's ``attributions.json`` (global and per sensitive slice), if any."""
 
     @property
     def worst_fairness_gap(self) -> Optional[float]:
@@ -220,6 +222,7 @@ def run_sustainability_report(
     blessing: Any = None,
     deployment: Any = None,
     embodied_g_co2eq_per_1k: float = -1.0,
+    attributions: Any = None,
 ) -> RunFigures:
     """Gathers the figures of a run from the steps' metrics and records.
 
@@ -232,6 +235,8 @@ def run_sustainability_report(
             or ``None``.
         embodied_g_co2eq_per_1k: Embodied emissions of serving per 1,000 predictions, in
             g CO2eq; negative means not given.
+        attributions: The deployed version's feature attributions (``attributions.json``,
+            see :func:`read_attributions`), or ``None``.
 
     Returns:
         The figures.
@@ -306,7 +311,44 @@ def run_sustainability_report(
         kepler_energy_kwh_total=sum(kepler) if kepler else None,
         kepler_steps=len(kepler),
         carbon=run_emissions(s.energy if s.ran else None for s in steps),
+        attributions=_attributions(attributions),
     )
+
+
+def _attributions(data: Any) -> Optional[dict[str, Any]]:
+    """Checks the shape of ``attributions.json``: a ``global`` list of feature importances."""
+    if data is None:
+        return None
+    ranked = data.get("global") if isinstance(data, Mapping) else None
+    if not isinstance(ranked, list) or not all(
+        isinstance(i, Mapping) and "feature" in i and "auc_drop" in i for i in ranked
+    ):
+        raise InputError(
+            "attributions: expected {'global': [{'feature', 'auc_drop', 'std'}, ...], "
+            "'slices': {...}} as deploy_model writes it"
+        )
+    return json.loads(json.dumps(data))
+
+
+def read_attributions(deployment: Optional[Mapping[str, Any]]) -> Optional[dict[str, Any]]:
+    """The deployed version's ``attributions.json``; None when nothing was deployed or it has none.
+
+    Raises:
+        InputError: The file is there but not JSON.
+    """
+    from greenkfp.components._shared import io as uri_io
+    from greenkfp.components._shared.registry_reading import ATTRIBUTIONS_FILE
+
+    pushed = str((deployment or {}).get("pushed_uri") or "")
+    if not (deployment or {}).get("deployed") or not pushed:
+        return None
+    path = uri_io.join(pushed, ATTRIBUTIONS_FILE)
+    if not uri_io.exists(path):
+        return None
+    try:
+        return json.loads(uri_io.read_bytes(path))
+    except ValueError as err:
+        raise InputError(f"{path} is not JSON: {err}") from err
 
 
 def energy_bound(readings: Iterable[Mapping[str, Any]]) -> tuple[float, float]:

@@ -1,12 +1,15 @@
 """The end-to-end pipeline through `greenkfp run`: approve, refuse, and a user's own CSV."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from helpers import load_summary, run_cli
 from html_sections import num, parse, rows_by_first
 
+from greenkfp.components.deployment import mct_card
 from greenkfp.components.deployment.registry import Registry
 
 pytestmark = pytest.mark.slow
@@ -21,6 +24,7 @@ REPORT_SECTIONS = [
     "Fairness gaps per feature",
     "Deployment gate",
     "Deployment outcome",
+    "Feature attributions of the deployed model",
     "Software Carbon Intensity of serving, per 1,000 predictions",
 ]
 
@@ -84,6 +88,19 @@ def test_approve_path_deploys_version_1(first_run, registry):
     assert "Deployed version     1" in result.stdout
     assert f"HTML report          {summary['report_html']}" in result.stdout
     assert "[11/11] Sustainability report (sustainability-report) ok" in result.stdout
+    # The cards, written at deploy time into the version, carry no path of this run.
+    version = registry / MODEL / "1"
+    texts = {
+        name: (version / name).read_text()
+        for name in ("model_card.md", "model_card.json", "README.md", "attributions.json")
+    }
+    mct_card.validate(json.loads(texts["model_card.json"]))
+    for name, text in texts.items():
+        assert str(out.resolve()) not in text and str(out) not in text, name
+    assert "## EU AI Act technical documentation" in texts["model_card.md"]
+    matter = yaml.safe_load(texts["README.md"].split("---\n")[1])
+    assert matter["co2_eq_emissions"]["geographical_location"] != "not recorded"
+    assert json.loads(texts["attributions.json"])["global"]
 
 
 def test_report_has_every_section_with_the_run_figures(first_run):
@@ -115,6 +132,8 @@ def test_report_has_every_section_with_the_run_figures(first_run):
     assert {row[0] for row in gate["tables"][0][1:]} == {c["name"] for c in summary["checks"]}
     deployed = rows_by_first(sections["Deployment outcome"]["tables"][0])
     assert deployed["deployed"] == ["yes"] and deployed["version"] == ["1"]
+    attributions = sections["Feature attributions of the deployed model"]["tables"][0]
+    assert attributions[0][:2] == ["feature", "all rows"] and len(attributions) > 1
     sci = _metrics(summary, "sustainability-report")["sci_g_co2eq_per_1k_predictions"]
     assert sci > 0
     assert "not included" in sections[REPORT_SECTIONS[-1]]["text"]  # embodied emissions

@@ -142,6 +142,7 @@ def test_every_section_with_real_figures():
         "Fairness gaps per feature",
         "Deployment gate",
         "Deployment outcome",
+        "Feature attributions of the deployed model",
         "Software Carbon Intensity of serving, per 1,000 predictions",
     ]
     energy = rows_by_first(sections["Energy and emissions per step"]["tables"][0])
@@ -305,7 +306,7 @@ def test_nothing_given_degrades_gracefully():
     figures = run_sustainability_report(step_metrics={})
     page = render_sustainability_report(figures)
     sections = parse(page)
-    assert len(sections) == 8
+    assert len(sections) == 9
     for title in list(sections)[2:]:
         assert report.NOT_RUN in sections[title]["text"], title
     assert figures.figures == {
@@ -462,3 +463,65 @@ def test_no_kepler_figure_says_so():
         figures.kepler_energy_kwh_total is None and "kepler_energy_kwh_total" not in figures.figures
     )
     assert "no Kepler figure" in summary.render_sustainability_summary(figures)
+
+
+ATTRIBUTIONS = {
+    "method": "permutation importance (ROC AUC drop, 3 seeded shuffles)",
+    "baseline_auc": 0.78,
+    "rows": 300,
+    "repeats": 3,
+    "global": [
+        {"feature": "checking_status", "auc_drop": 0.12, "std": 0.02},
+        {"feature": "duration", "auc_drop": 0.05, "std": 0.01},
+        {"feature": "noise", "auc_drop": -0.004, "std": 0.003},
+    ],
+    "slices": {
+        "sex": {
+            "female": [
+                {"feature": "duration", "auc_drop": 0.09, "std": 0.03},
+                {"feature": "checking_status", "auc_drop": 0.07, "std": 0.02},
+            ],
+            "male": [{"feature": "checking_status", "auc_drop": 0.15, "std": 0.01}],
+        }
+    },
+}
+
+
+def test_attribution_section_charts_global_and_per_slice_with_error_bars():
+    figures = run_sustainability_report(step_metrics={}, attributions=ATTRIBUTIONS)
+    page = render_sustainability_report(figures)
+    section = parse(page)["Feature attributions of the deployed model"]
+    table = section["tables"][0]
+    assert table[0] == ["feature", "all rows", "sex = female", "sex = male"]
+    rows = rows_by_first(table)
+    assert list(rows) == ["checking_status", "duration", "noise"]  # global order
+    assert rows["checking_status"] == ["0.12 ± 0.02", "0.07 ± 0.02", "0.15 ± 0.01"]
+    assert rows["duration"][2] == "–"  # not ranked in that slice
+    assert "300 eval rows" in section["text"] and "0.78" in section["text"]
+    html_part = page.split("Feature attributions of the deployed model")[1].split("<h2>")[0]
+    # three charts (all rows, female, male); one error bar per drawn bar with a spread
+    assert html_part.count("<svg") == 3
+    assert html_part.count('class="err"') == 3 + 2 + 1
+    assert "± 0.02" in html_part
+
+
+def test_attribution_section_without_attributions_says_not_run():
+    section = parse(render_sustainability_report(run_sustainability_report(step_metrics={})))[
+        "Feature attributions of the deployed model"
+    ]
+    assert report.NOT_RUN in section["text"] and "attributions.json" in section["text"]
+    with pytest.raises(InputError, match="attributions: expected"):
+        run_sustainability_report(step_metrics={}, attributions={"global": [{"x": 1}]})
+
+
+def test_read_attributions_from_the_deployed_version(tmp_path):
+    version = tmp_path / "registry" / "m" / "1"
+    version.mkdir(parents=True)
+    deployed = {"deployed": True, "pushed_uri": str(version)}
+    assert task.read_attributions(deployed) is None  # the version has none
+    assert task.read_attributions({"deployed": False, "pushed_uri": ""}) is None
+    (version / "attributions.json").write_text(json.dumps(ATTRIBUTIONS))
+    assert task.read_attributions(deployed) == ATTRIBUTIONS
+    (version / "attributions.json").write_text("{not json")
+    with pytest.raises(InputError, match="attributions.json is not JSON"):
+        task.read_attributions(deployed)
