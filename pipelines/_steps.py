@@ -273,6 +273,7 @@ def add_release(
         train_statistics=train_statistics.outputs["statistics"],
         schema=schema.outputs["schema"],
         train_dataset=data.outputs["train_dataset"],
+        trained_model=training.outputs["model"],
         **deploy_inputs,
         **step_metrics,
         **energy,

@@ -117,6 +117,7 @@ def deploy_model(
     fairness_metrics: Optional[Input[Metrics]] = None,
     gate_metrics: Optional[Input[Metrics]] = None,
     decision: Optional[Input[Artifact]] = None,
+    trained_model: Optional[Input[Model]] = None,
 ) -> NamedTuple("Outputs", [("deployed", bool), ("version", int), ("pushed_uri", str)]):
     """Pushes a blessed model to a versioned registry, verified, and makes it live.
 
@@ -169,6 +170,10 @@ def deploy_model(
         gate_metrics: Metrics of evaluate_gate.
         decision: decide_retraining's decision; when it says not to retrain, the step
             writes "skipped" outputs and returns at once.
+        trained_model: train_model's model, when model is a compressed one: only its
+            metadata is read (the training step's hardware and grid, for the cards'
+            hardware_used and geographical_location); it is not pushed. Not given:
+            the cards say "not recorded".
 
     Returns:
         deployed: Whether a version was pushed.
@@ -214,7 +219,7 @@ def deploy_model(
         },
         training_energy={
             k: v
-            for k, v in (training_metrics.metadata if training_metrics else {}).items()
+            for k, v in (trained_model.metadata if trained_model is not None else {}).items()
             if isinstance(v, str)
         },
     )
