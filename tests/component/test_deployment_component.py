@@ -12,6 +12,7 @@ from stand_ins import StandIns
 
 from greenkfp.components import deploy_model, evaluate_gate, import_csv, train_model
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components.deployment import mct_card
 from greenkfp.components.deployment.registry import Registry
 
 MODEL = "credit-risk"
@@ -95,6 +96,7 @@ def test_gate_and_deploy_approve_then_refuse_the_challenger(tmp_path, imported, 
         "deploy-blessed",
         blessing=StandIns.passed_on(gate.blessing),
         canary_rows=16,
+        trained_model=StandIns.passed_on(trained.model),
         **to_deploy,
     )
     assert tuple(first.returned) == (True, 1, f"{registry_uri}/{MODEL}/1")
@@ -110,6 +112,13 @@ def test_gate_and_deploy_approve_then_refuse_the_challenger(tmp_path, imported, 
     assert (version / "saved_model.pb").exists() and (version / "model_card.md").exists()
     card = (version / "model_card.md").read_text()
     assert "| false_positive_rate | sex | 0.5 | 0.05 | 0.8 |" in card
+    # the cards' hardware and grid are train_model's, read from its model's metadata
+    grown = trained.model.metadata
+    matter = yaml.safe_load((version / "README.md").read_text().split("---\n")[1])
+    assert matter["co2_eq_emissions"]["geographical_location"].startswith(grown["country_iso_code"])
+    if grown.get("cpu_model"):
+        assert grown["cpu_model"] in matter["co2_eq_emissions"]["hardware_used"]
+    mct_card.validate(json.loads((version / "model_card.json").read_text()))
 
     # The same candidate against the version just made live: it must be 0.05 better.
     challenger = run_step(
