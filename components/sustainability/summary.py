@@ -91,6 +91,12 @@ def render_sustainability_summary(outcome: RunFigures) -> str:
         lines.append(f"- Deployment: version {f.deployment['version']} pushed")
     else:
         lines.append("- Deployment: not deployed: " + "; ".join(f.deployment["reasons"]))
+    if f.attributions:
+        top = f.attributions.get("global", [])[:5]
+        lines.append(
+            "- Top features (ROC AUC drop when shuffled): "
+            + ", ".join(f"{i['feature']} {_md(i['auc_drop'])}" for i in top)
+        )
     sci = f.sci
     if sci["sci_g_co2eq_per_1k_predictions"] is None:
         lines.append(f"- SCI per 1,000 predictions: {sci['note']}")

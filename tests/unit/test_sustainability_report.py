@@ -503,6 +503,8 @@ def test_attribution_section_charts_global_and_per_slice_with_error_bars():
     assert html_part.count("<svg") == 3
     assert html_part.count('class="err"') == 3 + 2 + 1
     assert "± 0.02" in html_part
+    markdown = summary.render_sustainability_summary(figures)
+    assert "- Top features (ROC AUC drop when shuffled): checking_status 0.12, duration" in markdown
 
 
 def test_attribution_section_without_attributions_says_not_run():
