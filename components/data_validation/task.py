@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared import progress
 from greenkfp.components._shared.tfdv_schema import load_schema
 from greenkfp.components._shared.tfdv_statistics import load_statistics
 from greenkfp.components.data_validation import ingest, statistics
@@ -165,9 +166,13 @@ def run_generate_statistics(
     Raises:
         InputError: A missing or empty dataset.
     """
-    stats = statistics.compute_statistics(dataset_path, beam_pipeline_args)
+    how = "Beam: " + " ".join(beam_pipeline_args) if beam_pipeline_args else "in memory"
+    with progress.timed(f"TFDV statistics of {dataset_path}", how) as done:
+        stats = statistics.compute_statistics(dataset_path, beam_pipeline_args)
+        summary = statistics.summarize(stats)
+        done["result"] = f"{summary.rows:,} rows, {summary.columns} columns"
     statistics.write_statistics(stats, statistics_path)
-    return StatisticsOutcome(stats, dataset_path, statistics.summarize(stats))
+    return StatisticsOutcome(stats, dataset_path, summary)
 
 
 @dataclass
