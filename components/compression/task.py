@@ -242,8 +242,9 @@ def run_compress_model(
         return cand
 
     def timings(extra_fine_tune_s: float = 0.0) -> str:
+        build_s = timing["fine_tune_s"] + extra_fine_tune_s
         return (
-            f"(fine-tune {progress.elapsed_text(timing['fine_tune_s'] + extra_fine_tune_s)}, "
+            f"(fine-tune and convert {progress.elapsed_text(build_s)}, "
             f"measure {progress.elapsed_text(timing['measure_s'])}; "
             f"{progress.elapsed_text(time.monotonic() - step_started)} into compression)"
         )

@@ -182,7 +182,8 @@ def run_generate_statistics(
         InputError: A missing or empty dataset.
     """
     how = "Beam: " + " ".join(beam_pipeline_args) if beam_pipeline_args else "in memory"
-    with progress.timed(f"TFDV statistics of {dataset_path}", how) as done:
+    name = dataset_path.rstrip("/").rsplit("/", 1)[-1]
+    with progress.timed(f"TFDV statistics of {name}", how) as done:
         stats = statistics.compute_statistics(dataset_path, beam_pipeline_args)
         summary = statistics.summarize(stats)
         done["result"] = f"{summary.rows:,} rows, {summary.columns} columns"
