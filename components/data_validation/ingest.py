@@ -78,17 +78,6 @@ BLOCK_BYTES = 1 << 20
 COMMON_DELIMITERS = (",", ";", "\t", "|")
 
 
-def decode_text(data: bytes, uri: str, encoding: str = "utf-8") -> str:
-    """Decodes a text file strictly: a byte order mark decides, else ``encoding``.
-
-    Raises:
-        InputError: A binary file (NUL bytes without a UTF-16/32 mark), or bytes that are
-            not valid in the encoding; the message names the file, line and byte.
-    """
-    source = _Source(uri, encoding)
-    return "".join(source.text_blocks(iter([data])))
-
-
 class _Source:
     """One pass over a CSV file's text, hashing its bytes as they are read.
 
