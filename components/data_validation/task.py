@@ -103,6 +103,7 @@ def run_import_csv(
     """
     with progress.timed(f"CSV import of {data_uri}") as done:
         data = ingest.CsvScan(data_uri, options, count_values_of=label_column)
+        progress.report(f"checked {data.rows:,} rows of {len(data.columns)} columns; writing")
         ingest.require_columns_of(data.columns, [label_column, *required_columns], data_uri)
         if eval_data_uri:
             eval_scan = ingest.CsvScan(eval_data_uri, options)
