@@ -219,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"default model ({default['chosen']}): " + "; ".join(default_verdicts))
     print(f"machine: {machine}")
     if not args.no_results_file:
+        # Other benchmarks' sections (each under its own "# " title) follow this one: kept.
+        text = RESULTS.read_text() if RESULTS.exists() else ""
+        others = text[text.find("\n# ", 1) + 1 :] if "\n# " in text[1:] else ""
         RESULTS.write_text(
             "# Compression benchmark results\n\n"
             f"Written by `benchmarks/compression.py` on {datetime.date.today().isoformat()}.\n\n"
@@ -235,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             "energy).\n\n"
             f"{table}\n\nReference model: {'; '.join(verdicts)}.\n\n"
             f"Default model ({default['chosen']}): {'; '.join(default_verdicts)}.\n"
+            + (f"\n{others}" if others else "")
         )
         print(f"wrote {RESULTS.relative_to(REPO_ROOT)}")
     print(

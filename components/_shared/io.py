@@ -11,7 +11,7 @@ import hashlib
 import os
 import shutil
 import uuid
-from typing import IO, TYPE_CHECKING, Any, Iterator, Optional
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from greenkfp.components._shared.errors import InputError
 
@@ -270,3 +270,21 @@ def write_dataset(df: pd.DataFrame, path: str) -> None:
     """
     with _replaced_whole(path, "w") if is_local(path) else open_uri(path, "w") as f:
         df.to_csv(f, index=False)
+
+
+@contextlib.contextmanager
+def dataset_writer(path: str) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """Writes a dataset as :func:`write_dataset` does, a chunk of rows at a time.
+
+    Yields:
+        A function to call with each chunk, in order; the header comes with the first.
+        A local dataset is replaced whole once all chunks are written.
+    """
+    with _replaced_whole(path, "w") if is_local(path) else open_uri(path, "w") as f:
+        header = [True]
+
+        def write(chunk: pd.DataFrame) -> None:
+            chunk.to_csv(f, index=False, header=header[0])
+            header[0] = False
+
+        yield write

@@ -6,12 +6,14 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import time
 from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
 
 from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared import progress
 from greenkfp.components._shared import step_keys as keys
 from greenkfp.components._shared.binary_metrics import binary_metrics
 from greenkfp.components._shared.errors import InputError
@@ -105,7 +107,7 @@ def run_compress_model(
     config: Optional[CompressionConfig] = None,
     country_iso_code: str = "",
     region: str = "",
-    log: Log = print,
+    log: Log = progress.report,
 ) -> CompressionOutcome:
     """Compresses a ``train_model`` output and writes the compressed model to ``output_dir``.
 
@@ -126,7 +128,8 @@ def run_compress_model(
         config: Methods and settings; the defaults run ``auto``.
         country_iso_code: Grid country for metering inference energy.
         region: Grid region.
-        log: Receives progress lines.
+        log: Receives progress lines; by default they are printed as progress lines
+            (``_shared/progress.py``), which ``greenkfp run`` shows as they come.
 
     Returns:
         The outcome: figures named as in the component's docstring, every candidate, the
@@ -198,7 +201,11 @@ def run_compress_model(
             **fine_tune_args(),
         )
 
+    step_started = time.monotonic()
+    timing: dict[str, float] = {}
+
     def build(methods: list[str], sparsity: float, pruned: Any = None) -> Candidate:
+        started = time.monotonic()
         model, keras_level = core, False
         if PRUNE in methods:
             model, keras_level = pruned or prune(sparsity), True
@@ -216,6 +223,8 @@ def run_compress_model(
         tflite = optimize.to_tflite(model, ptq, representative, optimize=QAT in methods)
         name = "+".join(f"{m}{sparsity:g}" if m == PRUNE else m for m in methods) or FLOAT32
         cand = Candidate(name, list(methods), sparsity, tflite, model if keras_level else None)
+        measure_started = time.monotonic()
+        timing["fine_tune_s"] = measure_started - started
         scores = _score(cand, load(tflite), eval_df, y_eval)
         paired = budget.paired_drop(y_eval, base_scores, scores, alpha=config.budget_alpha)
         cand.accuracy_drop, cand.accuracy_drop_upper = paired.drop, paired.upper
@@ -229,7 +238,16 @@ def run_compress_model(
         cand.total_bytes, cand.gzip_bytes = measure.sizes([preprocess_tflite, tflite])
         # The float32 core is the base itself: one measurement, so no noise between them.
         cand.serving = base.serving if tflite == base_core else serving(load(tflite))
+        timing["measure_s"] = time.monotonic() - measure_started
         return cand
+
+    def timings(extra_fine_tune_s: float = 0.0) -> str:
+        build_s = timing["fine_tune_s"] + extra_fine_tune_s
+        return (
+            f"(fine-tune and convert {progress.elapsed_text(build_s)}, "
+            f"measure {progress.elapsed_text(timing['measure_s'])}; "
+            f"{progress.elapsed_text(time.monotonic() - step_started)} into compression)"
+        )
 
     candidates: list[Candidate] = []
     fallback = False
@@ -237,18 +255,20 @@ def run_compress_model(
         grid = config.auto_grid()
         pruned_by_sparsity: dict[float, Any] = {}
         for i, (methods, sparsity) in enumerate(grid, 1):
+            pruning_started = time.monotonic()
             if sparsity > 0 and sparsity not in pruned_by_sparsity:
                 pruned_by_sparsity[sparsity] = prune(sparsity)
+            pruning_s = time.monotonic() - pruning_started
             cand = build(methods, sparsity, pruned_by_sparsity.get(sparsity))
             candidates.append(cand)
-            log(f"candidate {i}/{len(grid)} {_describe(cand)}")
+            log(f"candidate {i}/{len(grid)} {_describe(cand)} {timings(pruning_s)}")
         chosen, fallback = budget.choose(candidates, base, config.objective, config.noise_margin)
         selection = _selection(chosen, fallback, config.objective)
     else:
         sparsity = config.sparsity if PRUNE in config.methods else 0.0
         chosen = build(config.methods, sparsity)
         candidates.append(chosen)
-        log(f"compressed {_describe(chosen)}")
+        log(f"compressed {_describe(chosen)} {timings()}")
         verdict = "within" if chosen.within_budget else "OVER"
         selection = f"methods {'+'.join(config.methods)} as asked; {verdict} the quality budget"
     log(f"kept {chosen.name}: {selection}")

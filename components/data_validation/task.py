@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared import progress
 from greenkfp.components._shared.tfdv_schema import load_schema
 from greenkfp.components._shared.tfdv_statistics import load_statistics
 from greenkfp.components.data_validation import ingest, statistics
@@ -100,23 +101,39 @@ def run_import_csv(
     Raises:
         InputError: A file that cannot be read as CSV, or a required column missing.
     """
-    data = ingest.read_csv(data_uri, options)
-    ingest.require_columns(data, [label_column, *required_columns], data_uri)
-    if eval_data_uri:
-        train_df, eval_df = data, ingest.read_csv(eval_data_uri, options)
-        ingest.require_columns(eval_df, list(train_df.columns), eval_data_uri)
-        eval_df = eval_df[list(train_df.columns)]
-    else:
-        train_df, eval_df = ingest.split_train_eval(data, eval_fraction, split_seed, label_column)
-    uri_io.write_dataset(train_df, train_path)
-    uri_io.write_dataset(eval_df, eval_path)
+    with progress.timed(f"CSV import of {data_uri}") as done:
+        data = ingest.CsvScan(data_uri, options, count_values_of=label_column)
+        progress.report(f"checked {data.rows:,} rows of {len(data.columns)} columns; writing")
+        ingest.require_columns_of(data.columns, [label_column, *required_columns], data_uri)
+        if eval_data_uri:
+            eval_scan = ingest.CsvScan(eval_data_uri, options)
+            ingest.require_columns_of(eval_scan.columns, data.columns, eval_data_uri)
+            with uri_io.dataset_writer(train_path) as write:
+                for chunk in data.chunks():
+                    write(chunk)
+            with uri_io.dataset_writer(eval_path) as write:
+                for chunk in eval_scan.chunks():
+                    write(chunk[data.columns])
+            train_rows, eval_rows = data.rows, eval_scan.rows
+        else:
+            counts = data.value_counts if label_column else {None: data.rows}
+            masks = ingest.eval_positions(counts, eval_fraction, split_seed)
+            eval_rows = sum(int(mask.sum()) for mask in masks.values())
+            train_rows = data.rows - eval_rows
+            parts = ingest.split_chunks(data.chunks(), masks, label_column)
+            with uri_io.dataset_writer(train_path) as write_train:
+                with uri_io.dataset_writer(eval_path) as write_eval:
+                    for train_part, eval_part in parts:
+                        write_train(train_part)
+                        write_eval(eval_part)
+        done["result"] = f"{train_rows:,} train and {eval_rows:,} eval rows"
     lineage = {
         "source_uri": data_uri,
-        "source_sha256": uri_io.sha256_of(data_uri),
+        "source_sha256": data.sha256,
         "eval_source_uri": eval_data_uri or f"{data_uri} (seeded split, seed={split_seed})",
         "label_column": label_column,
     }
-    return ImportOutcome(len(train_df), len(eval_df), list(train_df.columns), lineage)
+    return ImportOutcome(train_rows, eval_rows, list(data.columns), lineage)
 
 
 @dataclass
@@ -165,9 +182,14 @@ def run_generate_statistics(
     Raises:
         InputError: A missing or empty dataset.
     """
-    stats = statistics.compute_statistics(dataset_path, beam_pipeline_args)
+    how = "Beam: " + " ".join(beam_pipeline_args) if beam_pipeline_args else "in memory"
+    name = dataset_path.rstrip("/").rsplit("/", 1)[-1]
+    with progress.timed(f"TFDV statistics of {name}", how) as done:
+        stats = statistics.compute_statistics(dataset_path, beam_pipeline_args)
+        summary = statistics.summarize(stats)
+        done["result"] = f"{summary.rows:,} rows, {summary.columns} columns"
     statistics.write_statistics(stats, statistics_path)
-    return StatisticsOutcome(stats, dataset_path, statistics.summarize(stats))
+    return StatisticsOutcome(stats, dataset_path, summary)
 
 
 @dataclass

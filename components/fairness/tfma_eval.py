@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import pandas as pd
 
+from greenkfp.components._shared import progress
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.tf_setup import ensure_legacy_keras
 from greenkfp.components.fairness.gaps import (
@@ -120,7 +121,9 @@ def run(
     # TFMA divides by zero for slices without predicted positives (precision, FDR): it
     # records NaN, which is what we want, without a RuntimeWarning per slice.
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _run(frame, config, output_path, beam_pipeline_args)
+        options = " ".join(beam_options(beam_pipeline_args))
+        with progress.timed("TFMA fairness evaluation", f"{len(frame):,} rows, {options}"):
+            return _run(frame, config, output_path, beam_pipeline_args)
 
 
 def beam_options(beam_pipeline_args: Sequence[str]) -> list[str]:

@@ -1,8 +1,9 @@
 """Runs a pipeline locally through ``kfp.local`` and writes ``run_summary.json``.
 
 kfp.local prints every task's logs and outputs. Here they go to ``run.log`` in the
-output folder, while the terminal gets one progress line per step, and the summary
-records each step's status, duration and artifacts.
+output folder, while the terminal gets one line per step start and end, with the step's
+progress lines (``_shared/progress.py``) indented under it as the step prints them, and the
+summary records each step's status, duration and artifacts.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
 from greenkfp.components._shared.grid_intensity import run_emissions
+from greenkfp.components._shared.progress import message_of
 from greenkfp.components._shared.retrain_decision import retraining_figures
 from greenkfp.components._shared.skipping import SKIPPED, SKIPPED_LOG_PREFIX
 from greenkfp.components._shared.step_records import RUN_FIGURES_KEY, RunOutcome
@@ -160,6 +162,8 @@ class _StepTracker(io.TextIOBase):
                 f"[{len(self.steps)}/{self.total}] {self._label(name)} {mark} ({duration:.1f} s)"
             )
             self._current = None
+        elif self._current and (message := message_of(line)) is not None:
+            self.progress(f"      {message}")
         elif self._current and SKIPPED_LOG_PREFIX in line:
             self._skipped = True
         elif self._current and (m := _ERROR_LINE.match(line)):
@@ -375,8 +379,9 @@ def run_locally(
         pipeline: A ``@dsl.pipeline`` object.
         arguments: Its parameters.
         output_dir: Receives the pipeline root, ``run.log`` and ``run_summary.json``.
-        progress: Called with one line per step start and end; default prints
-            to the standard output the caller had.
+        progress: Called with one line per step start and end, and with each progress
+            line a step prints (indented) while it runs; default prints to the standard
+            output the caller had.
         warm: Fork each task from a process that has imported the runtime stack once
             (``runners/warm.py``) instead of starting a fresh interpreter per task.
 

@@ -201,3 +201,46 @@ def test_local_writes_are_all_or_nothing(tmp_path, monkeypatch):
     monkeypatch.undo()
     uri_io.write_dataset(rows, str(tmp_path / "out" / "train"))
     assert uri_io.read_dataset(str(tmp_path / "out" / "train"))["a"].tolist() == list(range(1000))
+
+
+def test_import_of_a_csv_larger_than_its_memory_limit(tmp_path, monkeypatch):
+    """The import holds a chunk of rows at a time, never the file: peak memory stays under
+    a limit a third of the file's size, and the split is the one the whole-file split makes."""
+    import tracemalloc
+
+    from greenkfp.components.data_validation import ingest
+
+    rng = np.random.default_rng(0)
+    rows = 20_000
+    # Long text cells make a file of megabytes from few rows: tracemalloc slows each row.
+    notes = ["x" + "".join(rng.choice(list("abcd, efgh"), 400)) + "x" for _ in range(50)]
+    frame = pd.DataFrame(
+        {
+            "amount": rng.integers(100, 20_000, rows),
+            "rate": rng.normal(size=rows).round(6),
+            "notes": rng.choice(notes, rows),
+            "label": rng.choice(["good", "bad"], rows, p=[0.7, 0.3]),
+        }
+    )
+    source = tmp_path / "big.csv"
+    frame.to_csv(source, index=False)
+    limit = source.stat().st_size // 3
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 1_000)
+    monkeypatch.setattr(ingest, "BLOCK_BYTES", 1 << 16)
+    train, evaluation = str(tmp_path / "train"), str(tmp_path / "eval")
+    small = str(tmp_path / "small.csv")
+    frame.head(50).to_csv(small, index=False)  # lazy imports and caches, before measuring
+    run_import_csv(data_uri=small, train_path=train, eval_path=evaluation, label_column="label")
+    tracemalloc.start()
+    try:
+        result = run_import_csv(
+            data_uri=str(source), train_path=train, eval_path=evaluation, label_column="label"
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < limit, f"peak {peak:,} bytes for a {source.stat().st_size:,}-byte file"
+    assert result.metadata["source_sha256"] == uri_io.sha256_of(str(source))
+    expected_train, expected_eval = split_train_eval(frame, 0.2, seed=42, stratify_column="label")
+    pd.testing.assert_frame_equal(uri_io.read_dataset(evaluation), expected_eval)
+    pd.testing.assert_frame_equal(uri_io.read_dataset(train), expected_train)
