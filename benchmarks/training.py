@@ -61,7 +61,13 @@ def run(rows: int, hparams: dict) -> dict:
     spec = infer_feature_spec(train_df, LABEL, categorical=["job"])
     t0 = time.perf_counter()
     result = trainer.train(
-        train_df, eval_df, LABEL, 1, hparams, feature_spec=spec, on_epoch_end=lambda e, l: None
+        train_df,
+        eval_df,
+        LABEL,
+        1,
+        hparams,
+        feature_spec=spec,
+        on_epoch_end=lambda epoch, logs: None,
     )
     seconds = time.perf_counter() - t0
     summary = result.summary()
