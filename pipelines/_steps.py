@@ -1,7 +1,7 @@
 """Groups of tasks that several pipelines share, added inside a pipeline's body."""
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from greenkfp.components import (
     compress_model,
@@ -17,6 +17,55 @@ from greenkfp.components import (
 )
 
 DEFAULT_MISSING_VALUES = ["", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+
+#: The pipeline inputs that go to ``train_model`` under the same names.
+TRAINING_HYPERPARAMETERS = (
+    "module_file",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "hidden_units",
+    "dropout",
+    "early_stopping_patience",
+    "seed",
+    "validation_fraction",
+    "max_validation_rows",
+    "deterministic",
+    "max_training_minutes",
+)
+
+
+def training_hyperparameters(pipeline_inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Picks the :data:`TRAINING_HYPERPARAMETERS` out of a pipeline body's inputs.
+
+    Args:
+        pipeline_inputs: The pipeline function's parameters by name (its ``locals()``).
+
+    Raises:
+        TypeError: When the pipeline lacks one of them (a programming error).
+    """
+    missing = [name for name in TRAINING_HYPERPARAMETERS if name not in pipeline_inputs]
+    if missing:
+        raise TypeError(f"the pipeline lacks the training inputs {missing}")
+    return {name: pipeline_inputs[name] for name in TRAINING_HYPERPARAMETERS}
+
+
+@dataclass(frozen=True)
+class TrainingResources:
+    """The training task's resources, fixed when a pipeline is compiled (as KFP requires).
+
+    Attributes:
+        cpu_limit: CPU limit of the training task, e.g. "4".
+        memory_limit: Memory limit of the training task, e.g. "16G".
+        accelerator_type: For example "nvidia.com/gpu" (KFP) or "NVIDIA_TESLA_T4"
+            (Vertex AI); empty trains on CPU.
+        accelerator_limit: Number of accelerators when a type is given.
+    """
+
+    cpu_limit: str = "2"
+    memory_limit: str = "8G"
+    accelerator_type: str = ""
+    accelerator_limit: int = 1
 
 
 def request_resources(task: Any, cpu: str, memory: str) -> Any:
@@ -118,7 +167,7 @@ def add_training(
     hyperparameters: dict[str, Any],
     country_iso_code: Any,
     region: Any,
-    resources: dict[str, Any],
+    resources: TrainingResources,
     after: Any = None,
     skip: Optional[dict[str, Any]] = None,
 ) -> Any:
@@ -129,12 +178,11 @@ def add_training(
         schema: The ``infer_schema`` task.
         label_column: The label column.
         positive_label: Label value of the positive class.
-        hyperparameters: ``module_file``, ``epochs``, ``batch_size``, ``learning_rate``,
-            ``hidden_units``, ``dropout``, ``early_stopping_patience`` and ``seed``.
+        hyperparameters: The :data:`TRAINING_HYPERPARAMETERS` (see
+            :func:`training_hyperparameters`).
         country_iso_code: Grid country for carbon.
         region: Grid region.
-        resources: ``cpu_limit``, ``memory_limit``, ``accelerator_type`` (empty: CPU) and
-            ``accelerator_limit`` of the training task.
+        resources: The training task's resources.
         after: A task training waits for (the data validation), if any.
         skip: ``{"decision": ...}`` when training takes a retraining decision.
 
@@ -154,15 +202,15 @@ def add_training(
             **(skip or {}),
         )
         .set_display_name("Train model (energy-metered)")
-        .set_cpu_limit(resources["cpu_limit"])
-        .set_memory_limit(resources["memory_limit"])
+        .set_cpu_limit(resources.cpu_limit)
+        .set_memory_limit(resources.memory_limit)
     )
     if after is not None:
         training.after(after)
     request_resources(training, cpu="1", memory="2G")
-    if resources["accelerator_type"]:
-        training.set_accelerator_type(resources["accelerator_type"]).set_accelerator_limit(
-            resources["accelerator_limit"]
+    if resources.accelerator_type:
+        training.set_accelerator_type(resources.accelerator_type).set_accelerator_limit(
+            resources.accelerator_limit
         )
     return training
 

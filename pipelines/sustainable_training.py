@@ -7,9 +7,11 @@ from kfp import dsl
 
 from greenkfp.pipelines._steps import (
     DEFAULT_MISSING_VALUES,
+    TrainingResources,
     add_data_validation,
     add_release,
     add_training,
+    training_hyperparameters,
 )
 
 PIPELINE_NAME = "sustainable-training-pipeline"
@@ -34,31 +36,20 @@ DEFAULT_POLICY = json.dumps(
 
 
 def build_sustainable_training_pipeline(
-    cpu_limit: str = "2",
-    memory_limit: str = "8G",
-    accelerator_type: str = "",
-    accelerator_limit: int = 1,
+    **resources: Any,
 ) -> Any:
     """Builds the end-to-end pipeline with the training task's resources set.
 
     Resources are fixed when the pipeline is compiled, as KFP requires.
 
     Args:
-        cpu_limit: CPU limit of the training task, e.g. "4".
-        memory_limit: Memory limit of the training task, e.g. "16G".
-        accelerator_type: For example "nvidia.com/gpu" (KFP) or "NVIDIA_TESLA_T4"
-            (Vertex AI); empty trains on CPU.
-        accelerator_limit: Number of accelerators when a type is given.
+        **resources: The training task's resources, by the field names of
+            ``_steps.TrainingResources`` (``cpu_limit="4"``, ``accelerator_type=...``).
 
     Returns:
         The ``@dsl.pipeline``.
     """
-    resources = {
-        "cpu_limit": cpu_limit,
-        "memory_limit": memory_limit,
-        "accelerator_type": accelerator_type,
-        "accelerator_limit": accelerator_limit,
-    }
+    training_resources = TrainingResources(**resources)
 
     @dsl.pipeline(
         name=PIPELINE_NAME,
@@ -90,8 +81,8 @@ def build_sustainable_training_pipeline(
         categorical_drift_threshold: float = 0.1,
         fail_on: str = "anomalies",
         module_file: str = "",
-        epochs: int = 30,
-        batch_size: int = 32,
+        epochs: int = 0,
+        batch_size: int = 0,
         learning_rate: float = 0.001,
         hidden_units: List[int] = [64, 32],
         dropout: float = 0.1,
@@ -112,6 +103,10 @@ def build_sustainable_training_pipeline(
         beam_pipeline_args: List[str] = [],
         encoding: str = "utf-8",
         mixed_numeric: str = "error",
+        validation_fraction: float = 0.1,
+        max_validation_rows: int = 10000,
+        deterministic: bool = True,
+        max_training_minutes: float = 0.0,
     ):
         """Validates, trains, compresses, checks fairness, gates, deploys and reports.
 
@@ -135,8 +130,8 @@ def build_sustainable_training_pipeline(
             categorical_drift_threshold: L-infinity distance threshold.
             fail_on: "anomalies", "drift" or "never".
             module_file: File with build_model(feature_spec, hparams); empty: built-in model.
-            epochs: Maximum epochs.
-            batch_size: Batch size.
+            epochs: Maximum epochs; 0 chooses them from the training rows.
+            batch_size: Batch size; 0 chooses it from the training rows.
             learning_rate: Adam learning rate.
             hidden_units: Dense layer sizes.
             dropout: Dropout rate.
@@ -158,6 +153,11 @@ def build_sustainable_training_pipeline(
             beam_pipeline_args: Beam options for TFDV and TFMA on large data.
             encoding: Text encoding of the CSV files (a byte order mark overrides it).
             mixed_numeric: A mostly numeric column holding text: "error" or "missing".
+            validation_fraction: Share of the training rows carved out (seeded) for early
+                stopping; the evaluation rows never serve it.
+            max_validation_rows: Most validation rows.
+            deterministic: TensorFlow op determinism in training (same seed, same weights).
+            max_training_minutes: Training time budget; 0: none.
         """
         energy = {"country_iso_code": country_iso_code, "region": region}
         checked = add_data_validation(
@@ -187,18 +187,9 @@ def build_sustainable_training_pipeline(
             after=checked.validation,
             label_column=label_column,
             positive_label=positive_label,
-            hyperparameters={
-                "module_file": module_file,
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "learning_rate": learning_rate,
-                "hidden_units": hidden_units,
-                "dropout": dropout,
-                "early_stopping_patience": early_stopping_patience,
-                "seed": seed,
-            },
+            hyperparameters=training_hyperparameters(locals()),
             **energy,
-            resources=resources,
+            resources=training_resources,
         )
         add_release(
             data=checked.data,

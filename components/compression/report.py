@@ -74,6 +74,8 @@ def render_compress_model(outcome: CompressionOutcome, energy: dict[str, Any]) -
             c["accuracy_drop"],
             c["accuracy_drop_upper"],
             c["auc_drop"],
+            c.get("validation_accuracy_drop_upper", ""),
+            c.get("validation_auc_drop", ""),
             "yes" if c["within_budget"] else "no",
             c.get("latency_p50_ms", ""),
             c.get("batch_latency_p50_ms", ""),
@@ -91,7 +93,9 @@ def render_compress_model(outcome: CompressionOutcome, energy: dict[str, Any]) -
             "acc. drop",
             "drop bound",
             "AUC drop",
-            "in budget",
+            "validation drop bound",
+            "validation AUC drop",
+            "in budget (validation)",
             "p50 ms",
             f"p50 ms, batch {batch}",
             "kWh / 1k",
@@ -105,7 +109,14 @@ def render_compress_model(outcome: CompressionOutcome, energy: dict[str, Any]) -
         [
             html.section("Outcome", headline, selection),
             html.section("Base and compressed, side by side", side_by_side, notes),
-            html.section(f"Candidates ({budget})", *charts, candidates),
+            html.section(
+                f"Candidates ({budget})",
+                *charts,
+                candidates,
+                '<p class="kv">Accuracy and its drops: evaluation rows. The budget verdict '
+                "(in budget): the validation rows carved from the training data, so the "
+                "choice never sees the evaluation rows.</p>",
+            ),
             html.section("Energy and carbon of this step", html.energy_section(energy)),
         ],
         subtitle=f"methods: {', '.join(outcome.metadata.get('methods', []))}",

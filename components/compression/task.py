@@ -17,6 +17,7 @@ from greenkfp.components._shared import progress
 from greenkfp.components._shared import step_keys as keys
 from greenkfp.components._shared.binary_metrics import binary_metrics
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.holdout import carve_validation
 from greenkfp.components._shared.labels import encode_label
 from greenkfp.components._shared.model_artifact import (
     CORE_TFLITE,
@@ -65,6 +66,8 @@ class Candidate:
     auc_drop: float = 0.0
     agreement: float = 1.0
     within_budget: bool = True
+    validation_accuracy_drop_upper: float = 0.0
+    validation_auc_drop: float = 0.0
     serving: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def figure(self, key: str) -> float:
@@ -75,7 +78,8 @@ class Candidate:
         """The candidate's figures, JSON-friendly (no model)."""
         names = ("name", "methods", "sparsity", "total_bytes", "gzip_bytes", "accuracy", "auc")
         names += ("accuracy_drop", "accuracy_drop_upper", "accuracy_drop_p_value", "auc_drop")
-        names += ("agreement", "within_budget")
+        names += ("agreement", "within_budget", "validation_accuracy_drop_upper")
+        names += ("validation_auc_drop",)
         return {**{k: getattr(self, k) for k in names}, **self.serving}
 
 
@@ -115,14 +119,24 @@ def run_compress_model(
     stays float32 and exact, the core is pruned / quantized as ``config.methods`` say. For
     ``auto``, every candidate of ``config.auto_grid()`` is measured and ``budget.choose``
     keeps the best one on ``config.objective`` that is within budget and no worse than the
-    base, else the float32 model. Every model is measured the same way: end to end from
-    raw rows through the TFLite interpreter (base: float32 conversion of the trained
-    model), at batch 1 and at ``config.serving_batch_size``.
+    base, else the float32 model.
+
+    Rows: the validation rows that training carved from the training data (the same carve:
+    fraction, cap and seed read from the model's metadata) decide each candidate's
+    quality budget verdict (``within_budget``), so no choice is made on the evaluation
+    rows; pruning and QAT fine-tune on the other training rows, and int8 calibrates on
+    them. The evaluation rows give the reported quality figures (accuracy, AUC, their
+    drops) and are the inputs of the latency and energy measurements.
+
+    Every model is measured the same way: end to end from raw rows through the TFLite
+    interpreter (base: float32 conversion of the trained model), at batch 1 and at
+    ``config.serving_batch_size``.
 
     Args:
         model_dir: The trained ``Model`` folder (``keras_model.keras``, metadata).
-        train_path: Training data (fine-tuning, int8 calibration rows).
-        eval_path: Evaluation data (quality, latency rows).
+        train_path: Training data (validation rows for the budget verdict, the rest for
+            fine-tuning and int8 calibration).
+        eval_path: Evaluation data (reported quality, latency and energy rows).
         output_dir: Receives ``model.tflite``, ``preprocess.tflite``,
             ``compressed_model.json`` and, for pruning or QAT, ``saved_model/``.
         config: Methods and settings; the defaults run ``auto``.
@@ -148,9 +162,13 @@ def run_compress_model(
     train_df = _read(train_path, "train", label)
     eval_df = _read(eval_path, "eval", label)
     pos, neg = metadata["positive_label"], metadata["negative_label"]
-    y_train = encode_label(train_df[label], pos, neg).astype(np.float32)
+    y_all = encode_label(train_df[label], pos, neg)
+    fit_positions, validation_positions = _training_carve(y_all, metadata, config.seed)
+    validation_df = train_df.iloc[validation_positions].reset_index(drop=True)
+    y_validation = y_all[validation_positions]
+    y_train = y_all[fit_positions].astype(np.float32)
     y_eval = encode_label(eval_df[label], pos, neg)
-    x_train = stages.encode(preprocess, train_df)
+    x_train = stages.encode(preprocess, train_df.iloc[fit_positions].reset_index(drop=True))
     rng = np.random.default_rng(config.seed)
     take = min(config.representative_samples, len(x_train))
     representative = x_train[rng.choice(len(x_train), size=take, replace=False)]
@@ -178,6 +196,10 @@ def run_compress_model(
     base_core = optimize.to_tflite(core)
     base = Candidate("base", [], 0.0, base_core, None)
     base_scores = _score(base, load(base_core), eval_df, y_eval)
+    base_validation_scores = load(base_core).predict_inputs(
+        load(base_core).to_inputs(validation_df)
+    )
+    base_validation_auc = binary_metrics(y_validation, base_validation_scores)["auc"]
     base.total_bytes, base.gzip_bytes = measure.sizes([preprocess_tflite, base_core])
     base.serving = serving(load(base_core))
     log(_describe(base))
@@ -231,9 +253,19 @@ def run_compress_model(
         cand.accuracy_drop_p_value = paired.p_value
         cand.auc_drop = base.auc - cand.auc
         cand.agreement = float(np.mean((base_scores >= 0.5) == (scores >= 0.5)))
+        # The verdict, and so auto's choice, comes from the validation rows only.
+        compressed = load(tflite)
+        validation_scores = compressed.predict_inputs(compressed.to_inputs(validation_df))
+        checked = budget.paired_drop(
+            y_validation, base_validation_scores, validation_scores, alpha=config.budget_alpha
+        )
+        cand.validation_accuracy_drop_upper = checked.upper
+        cand.validation_auc_drop = (
+            base_validation_auc - binary_metrics(y_validation, validation_scores)["auc"]
+        )
         cand.within_budget = (
-            cand.accuracy_drop_upper <= config.max_accuracy_drop + 1e-12
-            and cand.auc_drop <= config.max_auc_drop + 1e-12
+            cand.validation_accuracy_drop_upper <= config.max_accuracy_drop + 1e-12
+            and cand.validation_auc_drop <= config.max_auc_drop + 1e-12
         )
         cand.total_bytes, cand.gzip_bytes = measure.sizes([preprocess_tflite, tflite])
         # The float32 core is the base itself: one measurement, so no noise between them.
@@ -308,6 +340,23 @@ def run_compress_model(
     )
 
 
+def _training_carve(
+    labels: np.ndarray, metadata: dict[str, Any], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training step's split of the training rows into fitting and validation rows.
+
+    Reads the carve's settings from the model's metadata (``hparams``); a model trained
+    before training carved validation rows gets the defaults and ``seed``.
+    """
+    hparams = metadata.get("hparams") or {}
+    return carve_validation(
+        labels,
+        float(hparams.get("validation_fraction", 0.1)),
+        int(hparams.get("seed", seed)),
+        int(hparams.get("max_validation_rows", 10_000)),
+    )
+
+
 def _selection(chosen: Candidate, fallback: bool, objective: str) -> str:
     """Why ``auto`` kept ``chosen``, in one sentence."""
     if fallback:
@@ -323,7 +372,10 @@ def _selection(chosen: Candidate, fallback: bool, objective: str) -> str:
 
 
 def _describe(cand: Candidate) -> str:
-    budget_verdict = "within budget" if cand.within_budget else "over budget"
+    budget_verdict = (
+        f"{'within' if cand.within_budget else 'over'} budget on validation rows (bound "
+        f"{cand.validation_accuracy_drop_upper:+.4f}, auc drop {cand.validation_auc_drop:+.4f})"
+    )
     s = cand.serving
     return (
         f"{cand.name}: {cand.total_bytes:,} B ({cand.gzip_bytes:,} B gzipped), accuracy "

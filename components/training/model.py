@@ -15,7 +15,7 @@ output head, are the model contract in ``components/_shared``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
@@ -187,27 +187,55 @@ class Hyperparameters:
     """Training hyperparameters, checked on creation.
 
     Attributes:
-        epochs: Maximum number of epochs (>= 1).
-        batch_size: Examples per step (>= 1).
+        epochs: Maximum number of epochs (>= 1), or 0 to choose it from the training rows
+            (see :func:`auto_epochs`).
+        batch_size: Examples per step (>= 1), or 0 to choose it from the training rows
+            (see :func:`auto_batch_size`).
         learning_rate: Adam learning rate (> 0, <= 1).
         hidden_units: Width of each hidden Dense layer; empty means a linear model.
         dropout: Dropout rate after each hidden layer, in [0, 1).
         early_stopping_patience: Epochs without improvement of the validation loss before
             stopping (>= 0; 0 turns early stopping off, the best epoch is still restored).
-        seed: Seed for weights, shuffling and dropout (>= 0).
+        seed: Seed for weights, shuffling, dropout and the validation carve (>= 0).
+        validation_fraction: Share of the training rows carved out (seeded, stratified by
+            label) as validation rows for early stopping and best-epoch choice, in (0, 0.5].
+        max_validation_rows: Most validation rows (>= 1): validation stays a bounded sample
+            on large data; the rest train.
+        deterministic: Turn on TensorFlow op determinism, so that a seed gives the same
+            weights run after run; off lets some kernels (GPU ones above all) run faster.
+        max_training_minutes: Wall-time budget of ``fit`` in minutes (>= 0; 0: none).
+            Training stops after the epoch in which it runs out, best weights restored.
     """
 
-    epochs: int = 30
-    batch_size: int = 32
+    epochs: int = 0
+    batch_size: int = 0
     learning_rate: float = 1e-3
     hidden_units: Sequence[int] = (64, 32)
     dropout: float = 0.1
     early_stopping_patience: int = 5
     seed: int = 42
+    validation_fraction: float = 0.1
+    max_validation_rows: int = 10_000
+    deterministic: bool = True
+    max_training_minutes: float = 0.0
 
     def __post_init__(self) -> None:
-        self.epochs = _check_int("epochs", self.epochs, 1)
-        self.batch_size = _check_int("batch_size", self.batch_size, 1)
+        self.epochs = _check_int("epochs", self.epochs, 0)
+        self.batch_size = _check_int("batch_size", self.batch_size, 0)
+        self.max_validation_rows = _check_int("max_validation_rows", self.max_validation_rows, 1)
+        self.validation_fraction = _check_float("validation_fraction", self.validation_fraction)
+        if not 0.0 < self.validation_fraction <= 0.5:
+            raise InputError(
+                f"validation_fraction must be in (0, 0.5], got {self.validation_fraction}"
+            )
+        if not isinstance(self.deterministic, (bool, np.bool_)):
+            raise InputError(f"deterministic must be true or false, got {self.deterministic!r}")
+        self.deterministic = bool(self.deterministic)
+        self.max_training_minutes = _check_float("max_training_minutes", self.max_training_minutes)
+        if self.max_training_minutes < 0:
+            raise InputError(
+                f"max_training_minutes must be >= 0 (0: no budget), got {self.max_training_minutes}"
+            )
         self.early_stopping_patience = _check_int(
             "early_stopping_patience", self.early_stopping_patience, 0
         )
@@ -229,6 +257,14 @@ class Hyperparameters:
         d["hidden_units"] = list(self.hidden_units)
         return d
 
+    def resolved(self, train_rows: int) -> Hyperparameters:
+        """A copy with ``epochs`` and ``batch_size`` of 0 chosen for ``train_rows`` rows."""
+        return replace(
+            self,
+            epochs=self.epochs or auto_epochs(train_rows),
+            batch_size=self.batch_size or auto_batch_size(train_rows),
+        )
+
     @classmethod
     def from_dict(cls, d: Optional[dict[str, Any]]) -> Hyperparameters:
         """Builds hyperparameters from a dict, defaults for absent keys.
@@ -242,6 +278,42 @@ class Hyperparameters:
         if unknown:
             raise InputError(f"unknown hyperparameters {unknown}; known: {sorted(known)}")
         return cls(**d)
+
+
+# Auto batch size: the smallest of these that keeps an epoch within AUTO_STEPS_PER_EPOCH steps.
+AUTO_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
+AUTO_STEPS_PER_EPOCH = 200
+# Auto epochs: AUTO_MAX_EPOCHS up to AUTO_FULL_EPOCHS_ROWS training rows; above, about
+# AUTO_MAX_EPOCHS * AUTO_FULL_EPOCHS_ROWS examples in all, and never fewer than AUTO_MIN_EPOCHS.
+AUTO_MAX_EPOCHS = 30
+AUTO_FULL_EPOCHS_ROWS = 20_000
+AUTO_MIN_EPOCHS = 5
+
+
+def auto_batch_size(train_rows: int) -> int:
+    """Batch size for ``train_rows`` rows: 32 up to 6,400 rows, doubling up to 1,024.
+
+    The smallest of :data:`AUTO_BATCH_SIZES` whose epoch has at most
+    :data:`AUTO_STEPS_PER_EPOCH` steps, else the largest: 720 rows get 32 (23 steps),
+    90,000 rows 512 (176 steps), 1,000,000 rows 1,024 (977 steps).
+    """
+    for size in AUTO_BATCH_SIZES:
+        if math.ceil(train_rows / size) <= AUTO_STEPS_PER_EPOCH:
+            return size
+    return AUTO_BATCH_SIZES[-1]
+
+
+def auto_epochs(train_rows: int) -> int:
+    """Maximum epochs for ``train_rows`` rows: 30 up to 20,000 rows, then fewer, at least 5.
+
+    Above :data:`AUTO_FULL_EPOCHS_ROWS` rows the epochs are
+    ``ceil(30 * 20,000 / rows)``, at least :data:`AUTO_MIN_EPOCHS`: 90,000 rows get 7,
+    180,000 rows and more get 5. Early stopping may end training sooner.
+    """
+    if train_rows <= AUTO_FULL_EPOCHS_ROWS:
+        return AUTO_MAX_EPOCHS
+    wanted = math.ceil(AUTO_MAX_EPOCHS * AUTO_FULL_EPOCHS_ROWS / max(train_rows, 1))
+    return max(AUTO_MIN_EPOCHS, wanted)
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:

@@ -16,7 +16,8 @@ class TrainingOutcome:
     """Figures and facts of a finished training, for the component's outputs.
 
     Attributes:
-        figures: Eval quality, model size and epochs, for the step's Metrics.
+        figures: Eval quality, model size, epochs, batch size, row counts (train,
+            validation, eval) and ``stopped_by_time_budget`` (0/1), for the step's Metrics.
         history: Per-epoch Keras metrics (``loss``, ``val_loss``, ``auc``, ...).
         confusion: ``[[TN, FP], [FN, TP]]`` on eval data at threshold 0.5.
         roc: ``(fpr, tpr, thresholds)`` on eval data.
@@ -79,7 +80,8 @@ def run_train_model(
 
     Args:
         train_path: Training dataset.
-        eval_path: Evaluation dataset (early stopping and reported metrics).
+        eval_path: Evaluation dataset, for the reported metrics only (early stopping uses
+            validation rows carved from the training data).
         model_dir: Receives ``saved_model/``, ``keras_model.keras`` and metadata.
         label_column: The label column.
         positive_label: The positive class (``"1"``, ``"yes"``, ``">50K"``, ...).
@@ -127,6 +129,13 @@ def run_train_model(
         "keras_model_bytes": float(export.keras_model_bytes),
         "epochs_run": float(result.epochs_run),
         "best_epoch": float(result.best_epoch),
+        "max_epochs": float(result.hparams.epochs),
+        "batch_size": float(result.hparams.batch_size),
+        "train_rows": float(result.n_train),
+        "validation_rows": float(result.n_validation),
+        "eval_rows": float(result.n_eval),
+        "train_seconds": float(result.train_seconds),
+        "stopped_by_time_budget": float(result.stopped_by_time_budget),
     }
     metadata = {
         "framework": "tf_keras (Keras 2)",
@@ -138,6 +147,15 @@ def run_train_model(
         "categorical_features": spec.categorical,
         "module_file": module_file or "",
         "param_count": int(result.param_count),
+        "rows": (
+            f"{result.n_train} train (fit), {result.n_validation} validation (carved from the "
+            f"training data: early stopping, best epoch), {result.n_eval} eval (reported "
+            "figures only)"
+        ),
+        "batch_size": int(result.hparams.batch_size),
+        "max_epochs": int(result.hparams.epochs),
+        "deterministic": bool(result.hparams.deterministic),
+        "stopped_by_time_budget": bool(result.stopped_by_time_budget),
     }
     return TrainingOutcome(
         figures=figures,

@@ -19,6 +19,15 @@ def test_train_model_outputs(trained):
     assert metrics["model_bytes"] > 10_000 and metrics["param_count"] > 1000
     assert metrics["auc"] > 0.65  # measured 0.79 at 4 epochs
     assert all(isinstance(v, float) for v in metrics.values())
+    # Which rows did what: 800 training rows give 720 to fit and 80 to validation; the
+    # 200 eval rows give the reported figures (the confusion matrix below sums to 200).
+    assert (metrics["train_rows"], metrics["validation_rows"], metrics["eval_rows"]) == (
+        720.0,
+        80.0,
+        200.0,
+    )
+    assert (metrics["max_epochs"], metrics["batch_size"]) == (4.0, 32.0)  # batch: auto
+    assert metrics["stopped_by_time_budget"] == 0.0
     model = trained.model.metadata
     assert model["energy_method"] and model["country_iso_code"] == "DEU"
     assert model["label_column"] == "risk" and "job" in model["categorical_features"]
@@ -48,3 +57,25 @@ def test_absent_positive_label_fails_clearly(tmp_path, imported):
             epochs=1,
         )
     assert "positive label 'yes' does not occur in label column 'risk'" in str(failure.value)
+
+
+def test_time_budget_is_an_input_and_is_reported(tmp_path, imported, capsys):
+    step = StandIns(tmp_path, "train")
+    metrics = step.output(dsl.Metrics, "metrics")
+    model = step.output(dsl.Model, "model")
+    train_model.python_func(
+        train_dataset=StandIns.passed_on(imported.train_dataset),
+        eval_dataset=StandIns.passed_on(imported.eval_dataset),
+        model=model,
+        metrics=metrics,
+        classification_metrics=step.output(dsl.ClassificationMetrics, "classification"),
+        report=step.output(dsl.HTML, "report"),
+        label_column="risk",
+        epochs=3,
+        max_training_minutes=1e-8,  # runs out in the first epoch
+        deterministic=False,
+    )
+    assert metrics.metadata["stopped_by_time_budget"] == 1.0
+    assert metrics.metadata["epochs_run"] == 1.0
+    assert model.metadata["stopped_by_time_budget"] is True
+    assert "stopped by its time budget" in capsys.readouterr().out

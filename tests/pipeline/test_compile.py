@@ -89,7 +89,9 @@ def test_training_task_resources(tmp_path):
     from greenkfp.pipelines import build_training_pipeline
     from greenkfp.pipelines.tools.compiler import compile_to_file
 
-    pipeline = build_training_pipeline("4", "16G", "nvidia.com/gpu", 2)
+    pipeline = build_training_pipeline(
+        cpu_limit="4", memory_limit="16G", accelerator_type="nvidia.com/gpu", accelerator_limit=2
+    )
     spec = yaml.safe_load(compile_to_file(pipeline, tmp_path / "p.yaml").read_text())
     executor = spec["deploymentSpec"]["executors"]["exec-train-model"]["container"]
     assert executor["resources"]["cpuLimit"] == 4

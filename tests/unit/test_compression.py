@@ -239,6 +239,8 @@ def trained(tmp_path_factory, german_credit):
         "eval": str(eval_path),
         "eval_df": eval_df,
         "keras_scores": result.eval_scores,
+        "validation_positions": result.validation_positions,
+        "fit_rows": result.n_train,
     }
 
 
@@ -363,9 +365,9 @@ def test_auto_keeps_the_best_candidate_within_budget_on_the_objective(trained):
     cands = outcome.candidates
     names = ["float32", "dynamic", "int8", "float16", "prune0.95+int8"]
     assert [c["name"] for c in cands] == names and outcome.figures["candidates_tried"] == 5
-    for c in cands:  # the budget verdict follows the drop's upper bound
-        inside = c["accuracy_drop_upper"] <= 0.01 + 1e-12 and c["auc_drop"] <= 0.01 + 1e-12
-        assert c["within_budget"] == inside
+    for c in cands:  # the verdict follows the drop's upper bound on the validation rows
+        bound, auc_drop = c["validation_accuracy_drop_upper"], c["validation_auc_drop"]
+        assert c["within_budget"] == (bound <= 0.01 + 1e-12 and auc_drop <= 0.01 + 1e-12)
         assert c["accuracy_drop_upper"] >= c["accuracy_drop"] - 1e-12
     float32 = cands[0]
     assert float32["accuracy_drop"] == 0 and float32["agreement"] == 1 and float32["within_budget"]
@@ -373,8 +375,32 @@ def test_auto_keeps_the_best_candidate_within_budget_on_the_objective(trained):
     assert within, "the unpruned quantizations stay within a 1-point budget"
     kept = next(c for c in cands if c["name"] == outcome.chosen)
     assert kept["within_budget"] and kept["gzip_bytes"] == min(c["gzip_bytes"] for c in within)
-    assert outcome.figures["accuracy_drop_upper"] <= 0.01 + 1e-12
+    # The reported drop is the evaluation rows': measured after the choice, not used by it.
+    assert outcome.figures["accuracy_drop_upper"] == kept["accuracy_drop_upper"]
     assert outcome.figures["within_budget"] == 1.0 and outcome.figures["fallback"] == 0.0
+
+
+@pytest.mark.slow
+def test_compression_chooses_and_fine_tunes_on_the_training_carve(trained, monkeypatch):
+    import pandas as pd
+
+    from greenkfp.components._shared.model_artifact import load_metadata
+    from greenkfp.components.compression import optimize, task
+
+    labels = (pd.read_csv(trained["train"])["risk"] == 1).astype(int).to_numpy()
+    fit, validation = task._training_carve(labels, load_metadata(trained["model"]), seed=0)
+    # The same validation rows as training's, from the model's metadata (seed 7, not 0).
+    np.testing.assert_array_equal(validation, trained["validation_positions"])
+    seen = []
+    real_fine_tune = optimize._fine_tune
+
+    def spy(model, x, y, *args, **kwargs):
+        seen.append(len(x))
+        return real_fine_tune(model, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(optimize, "_fine_tune", spy)
+    _compress(trained, "prune-carve", methods=["prune"], fine_tune_epochs=1)
+    assert seen == [len(fit)] == [trained["fit_rows"]]  # not the validation or eval rows
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from greenkfp.components._shared.binary_metrics import binary_metrics
 from greenkfp.components._shared.model_artifact import load_keras_model, load_metadata
 from greenkfp.components._shared.saved_model import predict_scores_saved_model
 from greenkfp.components._shared.task_head import task_head
@@ -113,24 +114,57 @@ def test_infer_feature_spec_errors(german_credit):
 
 def test_hyperparameters_defaults_and_validation():
     hp = Hyperparameters()
-    assert (hp.epochs, hp.batch_size, hp.learning_rate) == (30, 32, 1e-3)
+    assert (hp.epochs, hp.batch_size, hp.learning_rate) == (0, 0, 1e-3)  # 0: auto
     assert hp.hidden_units == (64, 32)
     assert (hp.dropout, hp.early_stopping_patience, hp.seed) == (0.1, 5, 42)
+    assert (hp.validation_fraction, hp.max_validation_rows) == (0.1, 10_000)
+    assert (hp.deterministic, hp.max_training_minutes) == (True, 0.0)
     assert Hyperparameters.from_dict(hp.to_dict()) == hp
     bad = {
-        "epochs": 0,
+        "epochs": -1,
         "batch_size": -1,
         "learning_rate": 0.0,
         "hidden_units": (64, 0),
         "dropout": 1.0,
         "early_stopping_patience": -1,
         "seed": "x",
+        "validation_fraction": 0.6,
+        "max_validation_rows": 0,
+        "deterministic": "yes",
+        "max_training_minutes": -1,
     }
     for name, value in bad.items():
         with pytest.raises(ValueError, match=name):
             Hyperparameters(**{name: value})
     with pytest.raises(ValueError, match="unknown hyperparameters.*'lr'"):
         Hyperparameters.from_dict({"lr": 0.1})
+
+
+def test_auto_batch_size_and_epochs_follow_the_training_rows():
+    # The embedded data's 720 fitting rows train as before the rule: 30 epochs of batch 32.
+    demo = Hyperparameters().resolved(720)
+    assert (demo.epochs, demo.batch_size) == (30, 32)
+    large = Hyperparameters().resolved(90_000)
+    assert (large.epochs, large.batch_size) == (7, 512)
+    huge = Hyperparameters().resolved(1_000_000)
+    assert (huge.epochs, huge.batch_size) == (5, 1024)
+    for rows in (100, 6_400, 6_401, 50_000, 204_800):
+        size = model_lib.auto_batch_size(rows)
+        assert np.ceil(rows / size) <= model_lib.AUTO_STEPS_PER_EPOCH, rows
+        assert size == 32 or np.ceil(rows / (size // 2)) > model_lib.AUTO_STEPS_PER_EPOCH
+    assert model_lib.auto_batch_size(300_000) == 1024  # the largest, above 200 steps
+    assert model_lib.auto_epochs(20_000) == 30 and model_lib.auto_epochs(40_000) == 15
+    explicit = Hyperparameters(epochs=3, batch_size=8).resolved(1_000_000)
+    assert (explicit.epochs, explicit.batch_size) == (3, 8)
+
+
+def test_op_determinism_is_an_option():
+    from tensorflow.python.framework import config as tf_config
+
+    trainer.set_op_determinism(False)
+    assert not tf_config.is_op_determinism_enabled()
+    trainer.set_op_determinism(True)
+    assert tf_config.is_op_determinism_enabled()
 
 
 def test_unknown_task_is_refused(frames, spec):
@@ -141,10 +175,17 @@ def test_unknown_task_is_refused(frames, spec):
 
 
 def test_default_progress_line(capsys):
-    trainer.print_progress(30)(3, {"loss": 0.51, "auc": 0.78, "val_loss": 0.55, "val_auc": 0.7})
+    now = iter([100.0, 112.0, 150.0])  # created at 100 s; epochs end at 112 s and 150 s
+    hook = trainer.print_progress(30, clock=lambda: next(now))
+    hook(3, {"loss": 0.51, "auc": 0.78, "val_loss": 0.55, "val_auc": 0.7})
     assert capsys.readouterr().out == (
-        "epoch 3/30 loss=0.5100 auc=0.7800 val_loss=0.5500 val_auc=0.7000\n"
+        "epoch 3/30 loss=0.5100 auc=0.7800 val_loss=0.5500 val_auc=0.7000 elapsed 0:12 left ~1:48\n"
     )
+    hook(4, {"loss": 0.5})  # 50 s for 4 epochs: 12.5 s each, 26 left
+    assert capsys.readouterr().out == "epoch 4/30 loss=0.5000 elapsed 0:50 left ~5:25\n"
+    budgeted = iter([0.0, 60.0])
+    trainer.print_progress(30, time_budget_s=90, clock=lambda: next(budgeted))(1, {})
+    assert capsys.readouterr().out == "epoch 1/30 elapsed 1:00 left ~0:30\n"
 
 
 # ----------------------------------------------------------------------------- training
@@ -167,9 +208,16 @@ def test_training_reaches_sensible_auc(trained, frames, hparams):
     # The hook ran once per epoch, counting from 1, with the Keras logs.
     assert [e for e, _ in epochs_seen] == list(range(1, result.epochs_run + 1))
     assert epochs_seen[-1][1]["val_loss"] == pytest.approx(result.history["val_loss"][-1])
-    # Best weights are restored: the eval loss is the best epoch's validation loss.
+    # Validation rows are carved from the training rows, the rest trains.
+    train_df, _ = frames
+    assert result.n_train + result.n_validation == len(train_df)
+    assert result.n_validation == round(0.1 * len(train_df))
+    # Best weights are restored: the carved rows' loss is the best epoch's validation loss.
     assert result.best_epoch == int(np.argmin(result.history["val_loss"])) + 1
-    assert m["loss"] == pytest.approx(min(result.history["val_loss"]), abs=1e-3)
+    validation = train_df.iloc[result.validation_positions]
+    validation_scores = trainer.predict_scores(result.model, validation)
+    validation_loss = binary_metrics((validation[LABEL] == 1).to_numpy(int), validation_scores)
+    assert validation_loss["loss"] == pytest.approx(min(result.history["val_loss"]), abs=1e-3)
 
 
 def test_training_is_deterministic(trained, frames, spec, hparams):
@@ -180,6 +228,77 @@ def test_training_is_deterministic(trained, frames, spec, hparams):
     for key, values in first.history.items():
         np.testing.assert_allclose(second.history[key], values, atol=1e-6, err_msg=key)
     np.testing.assert_allclose(second.eval_scores, first.eval_scores, atol=1e-6)
+
+
+MARKER_AMOUNT = 987_654_321
+MARKER_PURPOSE = "EVAL-ROW-MARKER"
+
+
+def _rows_of(data):
+    """``(credit_amount values, purpose values)`` of what ``fit`` got as x or validation."""
+    from tensorflow import data as tf_data
+
+    if isinstance(data, tf_data.Dataset):
+        batches = [x for x, _ in data.as_numpy_iterator()]
+    elif isinstance(data, tuple):  # (x, y) or (x, y, weights)
+        batches = [data[0]]
+    else:
+        batches = [data]
+    amounts = np.concatenate([np.ravel(b["credit_amount"]) for b in batches])
+    purposes = np.concatenate([np.ravel(b["purpose"]) for b in batches])
+    return amounts, [p.decode() if isinstance(p, bytes) else str(p) for p in purposes]
+
+
+def test_no_evaluation_row_reaches_training_or_early_stopping(frames, spec, monkeypatch):
+    from greenkfp.components._shared.tf_setup import import_tf_keras
+
+    train_df, eval_df = frames
+    marked_eval = eval_df.assign(credit_amount=MARKER_AMOUNT, purpose=MARKER_PURPOSE)
+    assert not (train_df["credit_amount"] == MARKER_AMOUNT).any()
+    seen = {}
+    model_class = import_tf_keras().Model
+    real_fit = model_class.fit
+
+    def spy_fit(self, x=None, y=None, *args, **kwargs):
+        seen["x"] = x if y is None else (x, y)
+        seen["validation_data"] = kwargs.get("validation_data")
+        return real_fit(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(model_class, "fit", spy_fit)
+    hp = Hyperparameters(epochs=2, seed=7)
+    result = trainer.train(train_df, marked_eval, LABEL, 1, hp, spec, on_epoch_end=quiet)
+
+    fit_amounts, fit_purposes = _rows_of(seen["x"])
+    assert seen["validation_data"] is not None, "early stopping needs validation rows"
+    val_amounts, val_purposes = _rows_of(seen["validation_data"])
+    for amounts, purposes, what in [
+        (fit_amounts, fit_purposes, "training inputs"),
+        (val_amounts, val_purposes, "validation data"),
+    ]:
+        assert MARKER_AMOUNT not in amounts, f"an evaluation row reached fit's {what}"
+        assert MARKER_PURPOSE not in purposes, f"an evaluation row reached fit's {what}"
+    # Every training row is used exactly once: fitting or validating.
+    assert len(fit_amounts) == result.n_train and len(val_amounts) == result.n_validation
+    assert sorted(np.concatenate([fit_amounts, val_amounts]).tolist()) == sorted(
+        train_df["credit_amount"].astype(np.float32).tolist()
+    )
+    # The evaluation rows, and only they, give the reported metrics.
+    assert result.n_eval == len(marked_eval) and result.eval_scores.shape == (len(eval_df),)
+
+
+def test_time_budget_stops_after_the_epoch_and_says_so(frames, spec, capsys):
+    # A budget of a microsecond runs out in the first epoch: training stops after it.
+    hp = Hyperparameters(epochs=5, seed=7, max_training_minutes=1e-8)
+    result = trainer.train(*frames, LABEL, 1, hp, spec)
+    out = capsys.readouterr().out
+    assert result.stopped_by_time_budget and result.summary()["stopped_by_time_budget"]
+    assert result.epochs_run == 1 and result.best_epoch == 1
+    assert out.count("epoch 1/5 ") == 1 and "epoch 2/5" not in out
+    assert "stopped by its time budget (1e-08 min) after epoch 1/5" in out
+    unbudgeted = trainer.train(
+        *frames, LABEL, 1, Hyperparameters(epochs=2), spec, on_epoch_end=quiet
+    )
+    assert not unbudgeted.stopped_by_time_budget and unbudgeted.epochs_run == 2
 
 
 def test_string_labels_and_inferred_spec(frames):
