@@ -44,6 +44,7 @@ from greenkfp.components._shared.model_inputs import (
     model_input_specs,
     to_category_strings,
 )
+from greenkfp.components._shared.progress import report
 from greenkfp.components._shared.task_head import task_head
 from greenkfp.components._shared.tf_setup import (
     import_tensorflow,
@@ -164,7 +165,7 @@ def print_progress(
         if time_budget_s > 0:
             left = max(0.0, min(left, time_budget_s - elapsed))
         timing = f"elapsed {_clock_text(elapsed)} left ~{_clock_text(left)}"
-        print(f"epoch {epoch}/{total_epochs} " + " ".join(parts + [timing]), flush=True)
+        report(f"epoch {epoch}/{total_epochs} " + " ".join(parts + [timing]))
 
     return hook
 
@@ -335,11 +336,10 @@ def train(
     best_epoch = int(np.argmin(finite)) + 1 if finite else len(history.get("loss", []))
     epochs_run = len(history.get("loss", []))
     if time_budget.stopped:
-        print(
+        report(
             f"training stopped by its time budget ({hparams.max_training_minutes:g} min) "
             f"after epoch {epochs_run}/{hparams.epochs}; kept the weights of epoch "
-            f"{best_epoch} (lowest validation loss)",
-            flush=True,
+            f"{best_epoch} (lowest validation loss)"
         )
     scores = predict_scores(model, eval_df)
     return TrainResult(

@@ -7,6 +7,7 @@ import pytest
 
 from greenkfp.components._shared.binary_metrics import binary_metrics
 from greenkfp.components._shared.model_artifact import load_keras_model, load_metadata
+from greenkfp.components._shared.progress import PROGRESS_PREFIX
 from greenkfp.components._shared.saved_model import predict_scores_saved_model
 from greenkfp.components._shared.task_head import task_head
 from greenkfp.components.training import model as model_lib
@@ -178,14 +179,15 @@ def test_default_progress_line(capsys):
     now = iter([100.0, 112.0, 150.0])  # created at 100 s; epochs end at 112 s and 150 s
     hook = trainer.print_progress(30, clock=lambda: next(now))
     hook(3, {"loss": 0.51, "auc": 0.78, "val_loss": 0.55, "val_auc": 0.7})
-    assert capsys.readouterr().out == (
+    assert capsys.readouterr().out == PROGRESS_PREFIX + (
         "epoch 3/30 loss=0.5100 auc=0.7800 val_loss=0.5500 val_auc=0.7000 elapsed 0:12 left ~1:48\n"
     )
     hook(4, {"loss": 0.5})  # 50 s for 4 epochs: 12.5 s each, 26 left
-    assert capsys.readouterr().out == "epoch 4/30 loss=0.5000 elapsed 0:50 left ~5:25\n"
+    line = "epoch 4/30 loss=0.5000 elapsed 0:50 left ~5:25\n"
+    assert capsys.readouterr().out == PROGRESS_PREFIX + line
     budgeted = iter([0.0, 60.0])
     trainer.print_progress(30, time_budget_s=90, clock=lambda: next(budgeted))(1, {})
-    assert capsys.readouterr().out == "epoch 1/30 elapsed 1:00 left ~0:30\n"
+    assert capsys.readouterr().out == PROGRESS_PREFIX + "epoch 1/30 elapsed 1:00 left ~0:30\n"
 
 
 # ----------------------------------------------------------------------------- training
