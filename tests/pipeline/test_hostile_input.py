@@ -14,7 +14,7 @@ import pytest
 from greenkfp.pipelines.cli import main
 
 MODEL = "credit-risk"  # the registry fixture's model (conftest.py)
-EPOCHS_ZERO = "epochs must be an integer >= 1, got 0"
+EPOCHS_BAD = "epochs must be an integer >= 0, got -1"
 
 
 def _latin1(tmp_path: Path, frame: pd.DataFrame) -> str:
@@ -74,8 +74,8 @@ DATA_PROBES = [
         2,
         ["latin1.csv is not valid utf-8: line 7", "(byte ", "0xe9", "--encoding latin-1"],
     ),
-    ("latin1-with-encoding", _latin1, ["--encoding", "latin-1", "--epochs", "0"], 2, [EPOCHS_ZERO]),
-    ("utf8-bom", _bom, ["--epochs", "0"], 2, [EPOCHS_ZERO]),
+    ("latin1-with-encoding", _latin1, ["--encoding", "latin-1", "--epochs", "-1"], 2, [EPOCHS_BAD]),
+    ("utf8-bom", _bom, ["--epochs", "-1"], 2, [EPOCHS_BAD]),
     (
         "text-in-numeric-column",
         _text_in_amounts,
@@ -90,25 +90,25 @@ DATA_PROBES = [
     (
         "text-in-numeric-as-missing",
         _text_in_amounts,
-        ["--mixed-numeric", "missing", "--epochs", "0"],
+        ["--mixed-numeric", "missing", "--epochs", "-1"],
         2,
-        [EPOCHS_ZERO],
+        [EPOCHS_BAD],
     ),
     (
         "text-in-numeric-as-missing-marker",
         _text_in_amounts,
-        ["--missing-values", ",unknown", "--epochs", "0"],
+        ["--missing-values", ",unknown", "--epochs", "-1"],
         2,
-        [EPOCHS_ZERO],
+        [EPOCHS_BAD],
     ),
     ("binary-file", _binary, [], 2, ["model.csv looks like a binary file, not CSV text"]),
     ("semicolons", _semicolons, [], 2, ["looks ';'-separated (10 fields)", "--delimiter ';'"]),
     (
         "semicolons-with-delimiter",
         _semicolons,
-        ["--delimiter", ";", "--epochs", "0"],
+        ["--delimiter", ";", "--epochs", "-1"],
         2,
-        [EPOCHS_ZERO],
+        [EPOCHS_BAD],
     ),
     ("empty-file", _empty, [], 2, ["import-csv: file is empty"]),
     (
@@ -156,7 +156,7 @@ DATA_PROBES = [
 ]
 
 CONFIG_PROBES = [
-    ("epochs-0", ["--epochs", "0"], 2, ["train-model: " + EPOCHS_ZERO]),
+    ("epochs-negative", ["--epochs", "-1"], 2, ["train-model: " + EPOCHS_BAD]),
     (
         "unknown-compression",
         ["--compression", "zip"],
@@ -242,7 +242,7 @@ def test_empty_policy_is_refused(tmp_path, capsys, text):
 
 
 SUBMIT_PROBES = [
-    ("epochs-0", ["epochs=0"], "train-model: " + EPOCHS_ZERO),
+    ("epochs-negative", ["epochs=-1"], "train-model: " + EPOCHS_BAD),
     ("unknown-compression", ['compression_methods=["zip"]'], "unknown compression method(s)"),
     ("unsorted-buckets", ['feature_buckets={"age": [60, 25]}'], "strictly increasing"),
     ("empty-policy", ["policy="], "parameter policy holds no checks"),
