@@ -94,6 +94,7 @@ ACCEPTED_VALUES = {
     "numeric_drift_threshold": 0.15,
     "categorical_drift_threshold": 0.2,
     "max_quality_drop": 0.05,
+    "validation_fraction": 0.15,
 }
 
 
