@@ -118,6 +118,7 @@ def deploy_model(
     gate_metrics: Optional[Input[Metrics]] = None,
     decision: Optional[Input[Artifact]] = None,
     trained_model: Optional[Input[Model]] = None,
+    mitigation_metrics: Optional[Input[Metrics]] = None,
 ) -> NamedTuple("Outputs", [("deployed", bool), ("version", int), ("pushed_uri", str)]):
     """Pushes a blessed model to a versioned registry, verified, and makes it live.
 
@@ -174,6 +175,8 @@ def deploy_model(
             metadata is read (the training step's hardware and grid, for the cards'
             hardware_used and geographical_location); it is not pushed. Not given:
             the cards say "not recorded".
+        mitigation_metrics: Metrics of mitigate_fairness (its energy too goes to
+            pipeline_energy.json).
 
     Returns:
         deployed: Whether a version was pushed.
@@ -206,6 +209,7 @@ def deploy_model(
         "train_model": training_metrics,
         "compress_model": compression_metrics,
         "evaluate_fairness": fairness_metrics,
+        "mitigate_fairness": mitigation_metrics,
         "evaluate_gate": gate_metrics,
     }
     training = TrainingRecord(
