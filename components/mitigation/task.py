@@ -48,8 +48,10 @@ REFUSED = {
         "retraining is not wired into this step yet (issue 21), so it is not tried"
     ),
     "expgrad": (
-        "fairlearn not in the lock: Fairlearn's ExponentiatedGradient needs fairlearn and "
-        "scikit-learn, which the locked component image does not hold"
+        "fairlearn not in the lock: fairlearn 0.9 with scikit-learn would install beside it "
+        "(0.15 would replace pandas 1.5.3), but the component image does not hold it, and "
+        "ExponentiatedGradient yields a randomized ensemble of scikit-learn models that the "
+        "registry and greenkfp serve could not serve as the gated artifact"
     ),
 }
 
@@ -227,6 +229,12 @@ def _try_thresholds(
     quality = gated.accuracy_and_auc(data.y_eval, scores_after, at)
     rows = _gap_rows(gaps, before, after)
     summary = ", ".join(f"{g}: {t:.3f}" for g, t in sorted(chosen.items()))
+    small = thresholds.too_small(data.y_validation, groups_validation, metrics, data.min_slice_size)
+    if small:
+        summary += (
+            f"; {', '.join(small)} kept the operating threshold (fewer than "
+            f"{data.min_slice_size} validation rows, or none the rate counts)"
+        )
     if over:
         return Attempt(
             "thresholds",

@@ -91,6 +91,25 @@ def _fit(
     return chosen
 
 
+def too_small(
+    labels: np.ndarray, groups: np.ndarray, metrics: Sequence[str], min_rows: int
+) -> list[str]:
+    """The groups that keep the operating threshold: too few rows, or none a rate counts."""
+    y, g = np.asarray(labels).astype(int), np.asarray(groups)
+    wanted = {_COMPLEMENT.get(m, m) for m in metrics}
+    out = []
+    for group in sorted(set(g.tolist())):
+        yg = y[g == group]
+        counted = {
+            "true_positive_rate": int((yg == 1).sum()),
+            "false_positive_rate": int((yg == 0).sum()),
+            "positive_rate": len(yg),
+        }
+        if len(yg) < min_rows or any(counted[m] == 0 for m in wanted):
+            out.append(group)
+    return out
+
+
 def choose(
     labels: np.ndarray,
     scores: np.ndarray,

@@ -221,3 +221,26 @@ def test_gated_gaps_follow_every_form_of_the_bound():
             1,
         ).gap
     )
+
+
+def test_record_reaches_run_summary_and_report_section():
+    from greenkfp.components._shared import mitigation_record
+    from greenkfp.pipelines.runners.local import RunSummary, StepResult, pipeline_outcome
+
+    d = data()
+    policy = parse_policy(FNR_BY_SEX % "auto")
+    fairness = fairness_figures(d)
+    outcome, _ = task.mitigate(policy, fairness, d, gated.gated_gaps(policy, fairness))
+    record = outcome.record()
+    step = StepResult("mitigate-fairness", "succeeded", 1.0)
+    step.outputs = {"mitigation": {"uri": "", "metadata": record}, "metrics": {"metadata": {}}}
+    summary = pipeline_outcome([step], {})
+    assert summary["mitigation"] == "thresholds"
+    assert summary["mitigation_gaps"] == record["mitigation_gaps"]
+    assert summary["mitigation_reason"] == outcome.reason
+    assert {"mitigation", "mitigation_gaps", "mitigation_reason"} <= set(RunSummary.__annotations__)
+    section = mitigation_record.render_section(record, 2.5e-6)
+    before, after = record["mitigation_gaps"][0]["before"], record["mitigation_gaps"][0]["after"]
+    assert f"{before['gap']:.3f} [{before['low']:.3f}, {before['high']:.3f}]" in section
+    assert f"{after['gap']:.3f} [{after['low']:.3f}, {after['high']:.3f}]" in section
+    assert "2.5e-06" in section and "needed at prediction time" in section
