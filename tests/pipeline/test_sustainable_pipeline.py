@@ -89,6 +89,9 @@ def test_approve_path_deploys_version_1(first_run, registry):
     assert "Deployed version     1" in result.stdout
     assert f"HTML report          {summary['report_html']}" in result.stdout
     assert "[12/12] Sustainability report (sustainability-report) ok" in result.stdout
+    # The default policy names no fairness remedy: the mitigation step passes the model on.
+    assert summary["mitigation"] == "none" and summary["mitigation_gaps"] == []
+    assert "mitigation: none" in summary["mitigation_reason"]
     # The cards, written at deploy time into the version, carry no path of this run.
     version = registry / MODEL / "1"
     texts = {
