@@ -244,3 +244,26 @@ def test_record_reaches_run_summary_and_report_section():
     assert f"{before['gap']:.3f} [{before['low']:.3f}, {before['high']:.3f}]" in section
     assert f"{after['gap']:.3f} [{after['low']:.3f}, {after['high']:.3f}]" in section
     assert "2.5e-06" in section and "needed at prediction time" in section
+
+
+def test_sustainability_report_shows_the_mitigation_section():
+    from greenkfp.components.sustainability import summary
+    from greenkfp.components.sustainability.report import render_sustainability_report
+    from greenkfp.components.sustainability.task import run_sustainability_report
+
+    d = data()
+    policy = parse_policy(FNR_BY_SEX % "auto")
+    fairness = fairness_figures(d)
+    outcome, _ = task.mitigate(policy, fairness, d, gated.gated_gaps(policy, fairness))
+    figures = run_sustainability_report(
+        step_metrics={"mitigation": {"energy_kwh": 3e-7, "emissions_kg_co2eq": 1e-7}},
+        mitigation=outcome.record(),
+    )
+    page = render_sustainability_report(figures)
+    assert "<h2>Fairness mitigation</h2>" in page and "3e-07" in page
+    assert "mitigate_fairness" in page  # its energy is a step of the report
+    markdown = summary.render_sustainability_summary(figures)
+    assert "Fairness mitigation: **thresholds**" in markdown
+    assert "false_negative_rate gap by sex (bound 0.1)" in markdown
+    without = render_sustainability_report(run_sustainability_report(step_metrics={}))
+    assert "Fairness mitigation" not in without
