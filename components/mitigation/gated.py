@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from greenkfp.components._shared.binary_metrics import roc_auc
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.policy import Policy
 from greenkfp.components._shared.rate_intervals import difference_interval, rates_from_counts
@@ -61,6 +62,18 @@ class MeasuredGap:
         }
 
 
+def measured_pairs(fairness: Mapping[str, float], at: float) -> list[tuple[str, str]]:
+    """The (metric, feature) of every gap the fairness step measured at threshold ``at``."""
+    pairs = set()
+    for key in fairness:
+        parsed = parse_fairness_key(key)
+        if parsed is None or not parsed.is_metric or parsed.kind != GAP:
+            continue
+        if math.isclose(float(parsed.threshold), at, abs_tol=1e-9):
+            pairs.add((parsed.metric, parsed.feature))
+    return sorted(pairs)
+
+
 def gated_gaps(policy: Policy, fairness: Mapping[str, float]) -> list[GatedGap]:
     """Lists the gaps the policy bounds at its ``fairness_threshold``, with their bounds.
 
@@ -73,13 +86,7 @@ def gated_gaps(policy: Policy, fairness: Mapping[str, float]) -> list[GatedGap]:
         fairness: The fairness step's metrics (``<metric>_gap_<feature>@<threshold>``).
     """
     at = policy.fairness_threshold
-    measured: list[tuple[str, str]] = []
-    for key in fairness:
-        parsed = parse_fairness_key(key)
-        if parsed is None or not parsed.is_metric or parsed.kind != GAP:
-            continue
-        if math.isclose(float(parsed.threshold), at, abs_tol=1e-9):
-            measured.append((parsed.metric, parsed.feature))
+    measured = measured_pairs(fairness, at)
     bounds = policy.max_fairness_gap
     wanted: dict[tuple[str, str], float] = {}
     if isinstance(bounds, float):
@@ -189,13 +196,8 @@ def within(gaps: Sequence[GatedGap], measured: Sequence[MeasuredGap]) -> list[st
 
 
 def accuracy_and_auc(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """Accuracy (positive when score > threshold) and ROC AUC (ties count half)."""
+    """Accuracy (positive when score > threshold, as TFMA counts) and exact ROC AUC."""
     y = np.asarray(labels).astype(int)
     s = np.asarray(scores, dtype=np.float64)
     accuracy = float(np.mean((s > threshold) == (y == 1))) if len(y) else math.nan
-    pos, neg = int(y.sum()), int(len(y) - y.sum())
-    if pos == 0 or neg == 0:
-        return {"accuracy": accuracy, "auc": math.nan}
-    ranks = pd.Series(s).rank(method="average").to_numpy()
-    auc = (ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg)
-    return {"accuracy": accuracy, "auc": float(auc)}
+    return {"accuracy": accuracy, "auc": float(roc_auc(y, s))}

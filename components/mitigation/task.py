@@ -30,10 +30,8 @@ from greenkfp.components._shared.model_artifact import load_metadata
 from greenkfp.components._shared.policy import Policy, parse_policy
 from greenkfp.components._shared.step_keys import (
     ENERGY_KEYS,
-    GAP,
     MAX_FAIRNESS_GAP,
     fairness_key,
-    parse_fairness_key,
 )
 from greenkfp.components.mitigation import gated, thresholds
 
@@ -132,16 +130,6 @@ def _json_ready(value: Any) -> Any:
 def _fairness_figures(fairness: Mapping[str, float]) -> dict[str, float]:
     """The fairness step's figures without its energy readings (the step adds its own)."""
     return {k: float(v) for k, v in fairness.items() if k not in ENERGY_KEYS}
-
-
-def _measured_pairs(fairness: Mapping[str, float], at: float) -> list[tuple[str, str]]:
-    pairs = []
-    for key in fairness:
-        parsed = parse_fairness_key(key)
-        if parsed and parsed.is_metric and parsed.kind == GAP:
-            if math.isclose(float(parsed.threshold), at, abs_tol=1e-9):
-                pairs.append((parsed.metric, parsed.feature))
-    return sorted(set(pairs))
 
 
 def _gap_rows(
@@ -265,7 +253,7 @@ def _gate_figures(
 ) -> dict[str, float]:
     """The mitigated model's figures as the gate reads them (every gap at the threshold)."""
     at = policy.fairness_threshold
-    pairs = _measured_pairs(fairness, at)
+    pairs = gated.measured_pairs(fairness, at)
     wanted = [gated.GatedGap(m, f, 1.0, at) for m, f in pairs]
     measured = gated.measure(
         wanted, data.eval_df, data.y_eval, scores_after, data.buckets, at, data.min_slice_size
