@@ -154,6 +154,9 @@ def test_thresholds_apply_identically_in_evaluation_registry_and_serving(
     assert group_thresholds.read(str(version)) == spec
     card = (version / "model_card.md").read_text()
     assert "The sensitive feature sex is needed at prediction time" in card
+    mct = json.loads((version / "model_card.json").read_text())
+    limits = [x["description"] for x in mct["considerations"]["limitations"]]
+    assert any("sensitive feature sex is needed at prediction time" in x for x in limits)
     np.testing.assert_allclose(load_predictor(str(version))(rows), evaluated, atol=1e-6)
 
     server = PredictorServer(registry, "credit-risk", port=0, poll_seconds=0.05).start()

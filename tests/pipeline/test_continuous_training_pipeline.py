@@ -97,6 +97,7 @@ def test_first_run_trains_then_the_same_data_skips_and_avoids_energy(tmp_path):
         "train_model",
         "compress_model",
         "evaluate_fairness",
+        "mitigate_fairness",
         "evaluate_gate",
     }
     assert "Retrained            yes" in first.stdout
