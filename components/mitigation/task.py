@@ -153,8 +153,8 @@ def _gap_rows(
 
 
 @dataclass
-class _Data:
-    """The rows and scores every remedy works on."""
+class Rows:
+    """The evaluation rows and the carved validation rows, with the model's scores."""
 
     eval_df: pd.DataFrame
     y_eval: np.ndarray
@@ -170,7 +170,7 @@ def _try_thresholds(
     policy: Policy,
     gaps: list[gated.GatedGap],
     before: list[gated.MeasuredGap],
-    data: _Data,
+    data: Rows,
 ) -> tuple[Attempt, Optional[np.ndarray]]:
     """Chooses per-group thresholds on the validation rows; judges them on the eval rows."""
     at = policy.fairness_threshold
@@ -247,7 +247,7 @@ def _try_thresholds(
 def _gate_figures(
     fairness: Mapping[str, float],
     policy: Policy,
-    data: _Data,
+    data: Rows,
     scores_after: np.ndarray,
     quality_after: Mapping[str, float],
 ) -> dict[str, float]:
@@ -279,7 +279,7 @@ def _read_data(
     label_column: str,
     positive_label: Any,
     settings: Mapping[str, Any],
-) -> _Data:
+) -> Rows:
     from greenkfp.components._shared.predictor import load_predictor
 
     eval_df = uri_io.read_dataset(eval_path)
@@ -295,7 +295,7 @@ def _read_data(
     _, validation = training_carve(y_all, metadata, 42)
     validation_df = train_df.iloc[validation].reset_index(drop=True)
     predict = load_predictor(model_path)
-    return _Data(
+    return Rows(
         eval_df=eval_df,
         y_eval=encode_label(eval_df[label_column], positive_label),
         scores_eval=np.asarray(predict(eval_df), dtype=np.float64),
@@ -310,7 +310,7 @@ def _read_data(
 def mitigate(
     policy: Policy,
     fairness: Mapping[str, float],
-    data: Optional[_Data],
+    data: Optional[Rows],
     gaps: list[gated.GatedGap],
 ) -> tuple[MitigationOutcome, Optional[np.ndarray]]:
     """Tries the policy's remedy on measured data; returns the outcome and kept scores."""

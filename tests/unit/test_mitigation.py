@@ -27,13 +27,13 @@ def planted(n: int, seed: int, shift: float = 1.3) -> tuple[pd.DataFrame, np.nda
     return pd.DataFrame({"sex": sex, "age": age, "x": x, "risk": y}), y, 1 / (1 + np.exp(-logit))
 
 
-def data(shift: float = 1.3) -> task._Data:
+def data(shift: float = 1.3) -> task.Rows:
     eval_df, y_eval, s_eval = planted(3000, 1, shift)
     val_df, y_val, s_val = planted(1500, 2, shift)
-    return task._Data(eval_df, y_eval, s_eval, val_df, y_val, s_val, {"age": [25, 40, 60]}, 20)
+    return task.Rows(eval_df, y_eval, s_eval, val_df, y_val, s_val, {"age": [25, 40, 60]}, 20)
 
 
-def fairness_figures(d: task._Data) -> dict[str, float]:
+def fairness_figures(d: task.Rows) -> dict[str, float]:
     """The fairness step's figures of the planted rows (every rate by sex and age at 0.5)."""
     figures = {"auc": 0.8, "accuracy": 0.7, "energy_kwh": 1e-6}
     for feature in ("sex", "age"):
@@ -126,7 +126,7 @@ def test_thresholds_are_chosen_on_validation_rows_not_evaluation_rows():
     gaps = gated.gated_gaps(policy, fairness)
     first, _ = task.mitigate(policy, fairness, d, gaps)
     eval_df, y_eval, s_eval = planted(3000, 9)
-    moved = task._Data(
+    moved = task.Rows(
         eval_df, y_eval, s_eval, d.validation_df, d.y_validation, d.scores_validation, d.buckets, 20
     )
     second, _ = task.mitigate(policy, fairness, moved, gaps)
