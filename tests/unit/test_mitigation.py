@@ -225,6 +225,7 @@ def test_gated_gaps_follow_every_form_of_the_bound():
 
 def test_record_reaches_run_summary_and_report_section():
     from greenkfp.components._shared import mitigation_record
+    from greenkfp.pipelines.cli.run import outcome_rows
     from greenkfp.pipelines.runners.local import RunSummary, StepResult, pipeline_outcome
 
     d = data()
@@ -239,6 +240,15 @@ def test_record_reaches_run_summary_and_report_section():
     assert summary["mitigation_gaps"] == record["mitigation_gaps"]
     assert summary["mitigation_reason"] == outcome.reason
     assert {"mitigation", "mitigation_gaps", "mitigation_reason"} <= set(RunSummary.__annotations__)
+    rows = outcome_rows(RunSummary("p", "succeeded", "/o", [step], "", 1.0, {}, "log", **summary))
+    labels = [label for label, _ in rows]
+    at = labels.index("Fairness mitigation")
+    assert rows[at][1].startswith("thresholds (per-group thresholds by sex")
+    gap = record["mitigation_gaps"][0]
+    assert rows[at + 1] == (
+        "",
+        f"false_negative_rate gap by sex {gap['before']['gap']:.3f} -> {gap['after']['gap']:.3f}",
+    )
     section = mitigation_record.render_section(record, 2.5e-6)
     before, after = record["mitigation_gaps"][0]["before"], record["mitigation_gaps"][0]["after"]
     assert f"{before['gap']:.3f} [{before['low']:.3f}, {before['high']:.3f}]" in section
