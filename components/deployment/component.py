@@ -41,7 +41,8 @@ def evaluate_gate(
         policy: YAML or JSON policy (see the README); empty uses the defaults.
         training_metrics: Metrics of train_model.
         compression_metrics: Metrics of compress_model.
-        fairness_metrics: Metrics of the fairness evaluation of the candidate.
+        fairness_metrics: Metrics of the fairness evaluation of the candidate, or of
+            mitigate_fairness (the fairness figures of the model that leaves it).
         registry_uri: Model registry base URI; empty skips champion/challenger.
         model_name: The model's name in the registry.
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
@@ -134,7 +135,8 @@ def deploy_model(
     step spent (pipeline_energy.json).
 
     Args:
-        model: The candidate (train_model or compress_model output).
+        model: The candidate (train_model, compress_model or mitigate_fairness output;
+            a group_thresholds.json in it travels into the version and is applied).
         blessing: The gate's blessing.
         eval_dataset: Eval data; its first canary_rows rows are the canary inputs.
         deployment: JSON record: deployed, version, pushed_uri, live, reasons, canary.
