@@ -18,6 +18,9 @@ from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.model_inputs import to_category_strings
 from greenkfp.components._shared.step_keys import threshold_label
 
+CROSS_SEPARATOR = "_x_"
+"""Joins the features of a cross into its name: ``sex_x_age``."""
+
 MISSING_SLICE = "(missing)"
 """Slice value of rows whose sensitive feature is missing."""
 

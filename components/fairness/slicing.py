@@ -16,15 +16,13 @@ import pandas as pd
 
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.sensitive_groups import (  # noqa: F401 (re-exported)
+    CROSS_SEPARATOR,
     MISSING_SLICE,
     bucket_labels,
     bucketize,
     group_values,
 )
 from greenkfp.components._shared.step_keys import threshold_label
-
-CROSS_SEPARATOR = "_x_"
-"""Joins the features of a cross into its name: ``sex_x_age``."""
 
 DEFAULT_THRESHOLDS = (0.5,)
 DEFAULT_MIN_SLICE_SIZE = 20

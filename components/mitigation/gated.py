@@ -20,11 +20,8 @@ from greenkfp.components._shared.binary_metrics import roc_auc
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.policy import Policy
 from greenkfp.components._shared.rate_intervals import difference_interval, rates_from_counts
-from greenkfp.components._shared.sensitive_groups import group_values
+from greenkfp.components._shared.sensitive_groups import CROSS_SEPARATOR, group_values
 from greenkfp.components._shared.step_keys import GAP, fairness_key, parse_fairness_key
-
-CROSS_SEPARATOR = "_x_"
-"""Joins the features of a cross in its name (as the fairness evaluation names it)."""
 
 
 @dataclass(frozen=True)
