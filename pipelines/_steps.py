@@ -171,6 +171,7 @@ def add_training(
     resources: TrainingResources,
     after: Any = None,
     skip: Optional[dict[str, Any]] = None,
+    policy: Any = None,
 ) -> Any:
     """Adds energy-metered training on the imported data, with its resources.
 
@@ -186,6 +187,9 @@ def add_training(
         resources: The training task's resources.
         after: A task training waits for (the data validation), if any.
         skip: ``{"decision": ...}`` when training takes a retraining decision.
+        policy: The pipeline's policy, the value the gate gets (``mitigation: reweigh``
+            trains with reweighing sample weights and an unweighted reference); None
+            leaves the input unset (no reweighing).
 
     Returns:
         The ``train_model`` task.
@@ -201,6 +205,7 @@ def add_training(
             region=region,
             **hyperparameters,
             **(skip or {}),
+            **({} if policy is None else {"policy": policy}),
         )
         .set_display_name("Train model (energy-metered)")
         .set_cpu_limit(resources.cpu_limit)

@@ -28,6 +28,7 @@ from greenkfp.components._shared.holdout import training_carve
 from greenkfp.components._shared.labels import encode_label
 from greenkfp.components._shared.model_artifact import load_metadata
 from greenkfp.components._shared.policy import Policy, parse_policy
+from greenkfp.components._shared.reweighing import REFERENCE_DIRNAME, REFERENCE_ENERGY_KEY
 from greenkfp.components._shared.step_keys import (
     ENERGY_KEYS,
     MAX_FAIRNESS_GAP,
@@ -40,11 +41,14 @@ NONE = "none"
 #: Methods ``auto`` tries, cheapest first.
 AUTO_ORDER = ("thresholds", "reweigh", "expgrad")
 
+#: Why reweighing is not tried on a model trained without it.
+NOT_REWEIGHED = (
+    "the model was not trained reweighed: reweighing happens at training time, so choosing "
+    "it means mitigation: reweigh in the policy (train_model then trains with sample "
+    "weights w(g,y) = P(g)P(y)/P(g,y) and saves an unweighted reference to compare with)"
+)
+
 REFUSED = {
-    "reweigh": (
-        "reweigh needs the model retrained with sample weights w(g,y) = P(g)P(y)/P(g,y); "
-        "retraining is not wired into this step yet (issue 21), so it is not tried"
-    ),
     "expgrad": (
         "fairlearn not in the lock: fairlearn 0.9 with scikit-learn would install beside it "
         "(0.15 would replace pandas 1.5.3), but the component image does not hold it, and "
@@ -91,6 +95,7 @@ class MitigationOutcome:
     attempts: list[Attempt]
     figures: dict[str, float]
     thresholds: Optional[dict[str, Any]] = None
+    energy: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         before = self.quality.get("before") or {}
@@ -100,6 +105,9 @@ class MitigationOutcome:
             cost = before.get(name, math.nan) - after.get(name, math.nan)
             if not math.isnan(cost):
                 self.figures[f"{name}_cost"] = float(cost)
+        kwh = self.energy.get("energy_kwh")
+        if isinstance(kwh, (int, float)) and not math.isnan(kwh):
+            self.figures["mitigation_energy_kwh"] = float(kwh)
 
     def record(self) -> dict[str, Any]:
         """The step's record (``mitigation.json``; the runner's ``run_summary.json`` keys)."""
@@ -113,6 +121,7 @@ class MitigationOutcome:
                 "mitigation_attempts": [asdict(a) for a in self.attempts],
                 "group_thresholds": self.thresholds,
                 "sensitive_feature_at_prediction": (self.thresholds or {}).get("feature", ""),
+                "mitigation_energy": self.energy,
             }
         )
 
@@ -164,6 +173,8 @@ class Rows:
     scores_validation: np.ndarray
     buckets: dict[str, list[float]]
     min_slice_size: int
+    reference_scores_eval: Optional[np.ndarray] = None
+    reference_energy: dict[str, Any] = field(default_factory=dict)
 
 
 def _try_thresholds(
@@ -244,6 +255,50 @@ def _try_thresholds(
     ), scores_after
 
 
+def _try_reweigh(
+    gaps: list[gated.GatedGap], data: Rows, at: float
+) -> tuple[Attempt, list[gated.MeasuredGap], dict[str, float]]:
+    """Judges the reweighed model (the candidate) against its unweighted reference.
+
+    Both are measured with the same code on the same evaluation rows: before is the
+    reference, after the candidate. Returns the attempt, the reference's gaps and quality.
+    """
+    assert data.reference_scores_eval is not None
+    before = gated.measure(
+        gaps,
+        data.eval_df,
+        data.y_eval,
+        data.reference_scores_eval,
+        data.buckets,
+        at,
+        data.min_slice_size,
+    )
+    after = gated.measure(
+        gaps, data.eval_df, data.y_eval, data.scores_eval, data.buckets, at, data.min_slice_size
+    )
+    quality_before = gated.accuracy_and_auc(data.y_eval, data.reference_scores_eval, at)
+    quality = gated.accuracy_and_auc(data.y_eval, data.scores_eval, at)
+    over = gated.within(gaps, after)
+    rows = _gap_rows(gaps, before, after)
+    what = (
+        "the model trained with reweighing sample weights (before: its unweighted reference, "
+        "same seed and hyperparameters)"
+    )
+    if over:
+        return (
+            Attempt("reweigh", "failed", f"{what} leaves " + "; ".join(over), rows, quality),
+            (before),
+            quality_before,
+        )
+    return (
+        Attempt(
+            "reweigh", "kept", f"{what} brings every gated gap within the policy", rows, quality
+        ),
+        before,
+        quality_before,
+    )
+
+
 def _gate_figures(
     fairness: Mapping[str, float],
     policy: Policy,
@@ -295,6 +350,12 @@ def _read_data(
     _, validation = training_carve(y_all, metadata, 42)
     validation_df = train_df.iloc[validation].reset_index(drop=True)
     predict = load_predictor(model_path)
+    reference_dir = (
+        os.path.join(trained_model_path, REFERENCE_DIRNAME) if trained_model_path else ""
+    )
+    reference_scores = None
+    if reference_dir and os.path.isdir(reference_dir):
+        reference_scores = np.asarray(load_predictor(reference_dir)(eval_df), dtype=np.float64)
     return Rows(
         eval_df=eval_df,
         y_eval=encode_label(eval_df[label_column], positive_label),
@@ -304,6 +365,8 @@ def _read_data(
         scores_validation=np.asarray(predict(validation_df), dtype=np.float64),
         buckets={k: list(v) for k, v in (settings.get("feature_buckets") or {}).items()},
         min_slice_size=int(settings.get("min_slice_size", 20)),
+        reference_scores_eval=reference_scores,
+        reference_energy=dict(metadata.get(REFERENCE_ENERGY_KEY) or {}),
     )
 
 
@@ -324,6 +387,8 @@ def mitigate(
             else "the policy names no mitigation (mitigation: none)"
         )
         return MitigationOutcome(requested, NONE, reason, [], {}, [], passthrough), None
+    if requested == "reweigh" and data.reference_scores_eval is not None:
+        return _reweigh_outcome(policy, fairness, data, gaps, passthrough)
     before = gated.measure(
         gaps, data.eval_df, data.y_eval, data.scores_eval, data.buckets, at, data.min_slice_size
     )
@@ -345,6 +410,28 @@ def mitigate(
     for method in methods:
         if method in REFUSED:
             attempts.append(Attempt(method, "refused", REFUSED[method]))
+            continue
+        if method == "reweigh":
+            if data.reference_scores_eval is None:
+                attempts.append(Attempt(method, "refused", NOT_REWEIGHED))
+                continue
+            attempt, _, _ = _try_reweigh(gaps, data, at)
+            attempts.append(attempt)
+            if attempt.outcome == "kept":
+                quality["after"] = attempt.quality_after
+                figures = _gate_figures(
+                    fairness, policy, data, data.scores_eval, attempt.quality_after
+                )
+                return MitigationOutcome(
+                    requested,
+                    method,
+                    attempt.reason,
+                    attempt.gaps_after,
+                    quality,
+                    attempts,
+                    figures,
+                    energy=data.reference_energy,
+                ), data.scores_eval
             continue
         attempt, scores_after = _try_thresholds(policy, gaps, before, data)
         attempts.append(attempt)
@@ -369,6 +456,45 @@ def mitigate(
     )
     return MitigationOutcome(
         requested, NONE, reason, _gap_rows(gaps, before, None), quality, attempts, passthrough
+    ), None
+
+
+def _reweigh_outcome(
+    policy: Policy,
+    fairness: Mapping[str, float],
+    data: Rows,
+    gaps: list[gated.GatedGap],
+    passthrough: dict[str, float],
+) -> tuple[MitigationOutcome, Optional[np.ndarray]]:
+    """``mitigation: reweigh`` on a model trained reweighed: judged against its reference."""
+    at = policy.fairness_threshold
+    attempt, _, quality_before = _try_reweigh(gaps, data, at)
+    quality = {"before": quality_before, "after": attempt.quality_after}
+    if attempt.outcome == "kept":
+        figures = _gate_figures(fairness, policy, data, data.scores_eval, attempt.quality_after)
+        return MitigationOutcome(
+            "reweigh",
+            "reweigh",
+            attempt.reason,
+            attempt.gaps_after,
+            quality,
+            [attempt],
+            figures,
+            energy=data.reference_energy,
+        ), data.scores_eval
+    reason = (
+        f"reweighing did not bring every gated gap within the policy: {attempt.reason}; the "
+        "reweighed model is left for the gate to refuse"
+    )
+    return MitigationOutcome(
+        "reweigh",
+        NONE,
+        reason,
+        attempt.gaps_after,
+        quality,
+        [attempt],
+        passthrough,
+        energy=data.reference_energy,
     ), None
 
 

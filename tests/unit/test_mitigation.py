@@ -173,7 +173,74 @@ def test_explicit_refused_method_says_why():
     fairness = fairness_figures(d)
     policy = parse_policy(FNR_BY_SEX % "reweigh")
     outcome, _ = task.mitigate(policy, fairness, d, gated.gated_gaps(policy, fairness))
-    assert outcome.method == "none" and "retraining is not wired" in outcome.reason
+    assert outcome.method == "none" and "not trained reweighed" in outcome.reason
+    assert "mitigation: reweigh in the policy" in outcome.reason
+    assert [(a.method, a.outcome) for a in outcome.attempts] == [("reweigh", "refused")]
+    policy = parse_policy(FNR_BY_SEX % "expgrad")
+    outcome, _ = task.mitigate(policy, fairness, d, gated.gated_gaps(policy, fairness))
+    assert outcome.method == "none" and "fairlearn not in the lock" in outcome.reason
+
+
+def reweighed(shift_after: float) -> task.Rows:
+    """Planted rows whose candidate (the reweighed model) scores with ``shift_after`` and
+    whose unweighted reference scores with the planted shift of 1.3."""
+    d = data(shift_after)
+    d.reference_scores_eval = data(1.3).scores_eval
+    d.reference_energy = {"energy_kwh": 2e-5}
+    return d
+
+
+def test_reweigh_is_judged_against_the_unweighted_reference():
+    d = reweighed(0.0)
+    policy = parse_policy(FNR_BY_SEX % "reweigh")
+    fairness = fairness_figures(d)
+    outcome, scores = task.mitigate(policy, fairness, d, gated.gated_gaps(policy, fairness))
+    assert outcome.method == "reweigh", outcome.reason
+    row = outcome.gaps[0]
+    assert row["before"]["gap"] > 0.25 and row["after"]["gap"] <= 0.1
+    reference = data(1.3)
+    groups = gated.row_groups(reference.eval_df, "sex", {})
+    assert (
+        row["before"]["gap"]
+        == gated.measure_gap(
+            "false_negative_rate", "sex", reference.y_eval, reference.scores_eval, groups, 0.5, 20
+        ).gap
+    )
+    np.testing.assert_array_equal(scores, d.scores_eval)  # the candidate ships as it is
+    assert outcome.figures["mitigation_energy_kwh"] == 2e-5
+    assert outcome.record()["mitigation_energy"] == {"energy_kwh": 2e-5}
+    assert gate.evaluate(policy, fairness=outcome.figures).approved
+    assert outcome.quality["before"] == gated.accuracy_and_auc(d.y_eval, reference.scores_eval, 0.5)
+
+
+def test_reweigh_that_leaves_a_gap_is_refused_with_before_and_after():
+    d = reweighed(1.0)
+    policy = parse_policy(FNR_BY_SEX % "reweigh")
+    fairness = fairness_figures(d)
+    outcome, scores = task.mitigate(policy, fairness, d, gated.gated_gaps(policy, fairness))
+    assert outcome.method == "none" and scores is None
+    assert "reweighing did not bring" in outcome.reason and "left for the gate" in outcome.reason
+    row = outcome.gaps[0]
+    assert row["before"]["gap"] > row["after"]["gap"] > 0.1
+    assert not gate.evaluate(policy, fairness=outcome.figures).approved
+
+
+def test_auto_tries_thresholds_before_reweigh():
+    policy = parse_policy(FNR_BY_SEX % "auto")
+    d = reweighed(0.0)
+    fairness = fairness_figures(d)
+    outcome, _ = task.mitigate(policy, fairness, d, gated.gated_gaps(policy, fairness))
+    assert outcome.method == "none"  # the candidate meets the policy: nothing to mitigate
+    d = data()
+    outcome, _ = task.mitigate(policy, fairness_figures(d), d, gated.gated_gaps(policy, {}))
+    assert outcome.method == "thresholds"
+    strict = parse_policy(FNR_BY_SEX.replace("0.1", "0.0") % "auto")
+    outcome, _ = task.mitigate(strict, fairness_figures(d), d, gated.gated_gaps(strict, {}))
+    assert [(a.method, a.outcome) for a in outcome.attempts] == [
+        ("thresholds", "failed"),
+        ("reweigh", "refused"),
+        ("expgrad", "refused"),
+    ]
 
 
 def test_criterion_follows_the_gated_rates():
