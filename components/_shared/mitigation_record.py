@@ -82,6 +82,13 @@ def render_section(record: Optional[Mapping[str, Any]], energy_kwh: Optional[flo
         ),
         f'<p class="kv">{html.esc(record.get("mitigation_reason", ""))}</p>',
     ]
+    spent = (record.get("mitigation_energy") or {}).get("energy_kwh")
+    if isinstance(spent, (int, float)):
+        parts.append(
+            f'<p class="kv">Energy of the mitigation: training the unweighted reference '
+            f"the reweighed model is judged against, {spent:.3g} kWh (train_model's step "
+            "energy includes it).</p>"
+        )
     rows = gap_rows(record)
     if rows:
         parts.append("<h3>Gated gaps, before → after (95% interval)</h3>")

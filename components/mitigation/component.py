@@ -34,8 +34,13 @@ def mitigate_fairness(
     The policy's mitigation key names the remedy: none (default: the model passes on
     unchanged), thresholds (per-group decision thresholds chosen, on the validation
     rows carved from the training data, for equal opportunity or equalized odds as the
-    gated gaps ask), reweigh and expgrad (refused, with the reason), or auto (each in
-    order of cost; the first that brings every gated gap within the policy is kept).
+    gated gaps ask), reweigh (done at training time: train_model, given the same policy,
+    trains the model with reweighing sample weights and an unweighted reference; this
+    step judges the model against that reference, before = reference, after = model, and
+    keeps reweigh when every gated gap is within the policy; a model trained without it
+    gets reweigh refused, with the reason), expgrad (refused, with the reason), or auto
+    (thresholds, then reweigh if the model was trained so, then expgrad; the first that
+    brings every gated gap within the policy is kept).
     The model that leaves the step is what the gate judges and deploy pushes: with
     thresholds kept, it carries group_thresholds.json, which every prediction applies
     (the sensitive feature is then needed at prediction time).
@@ -53,7 +58,8 @@ def mitigate_fairness(
             each remedy tried; the same in its metadata.
         metrics: The fairness figures of the model that leaves the step, as the gate
             reads them (auc, accuracy, <metric>_gap_<feature>@<threshold>,
-            max_fairness_gap), mitigation_applied, accuracy_cost, auc_cost, and the
+            max_fairness_gap), mitigation_applied, accuracy_cost, auc_cost,
+            mitigation_energy_kwh (reweigh: the reference training's energy), and the
             step's energy figures.
         report: The gated gaps before and after, the quality cost, the energy spent.
         label_column: The label column.
@@ -61,7 +67,8 @@ def mitigate_fairness(
         policy: The gate's policy (YAML or JSON): its max_fairness_gap,
             fairness_threshold and mitigation keys are read.
         trained_model: train_model's model: its metadata names the validation rows the
-            trainer carved (defaults when not given).
+            trainer carved (defaults when not given); its unweighted_reference/ folder,
+            when trained reweighed, is the reference reweigh is judged against.
         country_iso_code: Grid country (ISO alpha-3) for carbon.
         region: Grid region within the country, optional.
         decision: decide_retraining's decision; when it says not to retrain, the step

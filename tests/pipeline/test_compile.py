@@ -124,6 +124,10 @@ def test_sustainable_pipeline_shape():
     assert gate["fairness_metrics"]["taskOutputArtifact"]["producerTask"] == "mitigate-fairness"
     mitigation = tasks["mitigate-fairness"]["inputs"]["artifacts"]
     assert mitigation["model"]["taskOutputArtifact"]["producerTask"] == "compress-model"
+    # Training reads the same policy the gate gets (mitigation: reweigh happens there).
+    for task in ("train-model", "evaluate-gate", "mitigate-fairness"):
+        policy = tasks[task]["inputs"]["parameters"]["policy"]
+        assert policy["componentInputParameter"] == "policy", task
     # Deterministic steps are cached; the gate, the push and the report never are.
     cached = {n for n, t in tasks.items() if t.get("cachingOptions", {}).get("enableCache")}
     assert cached == set(tasks) - {"evaluate-gate", "deploy-model", "sustainability-report"}
