@@ -17,6 +17,9 @@ Example::
     max_model_bytes: 200000
     min_improvement_vs_live: 0.0
     mitigation: auto                     # none (default), auto, thresholds, reweigh, expgrad
+
+``mitigation: reweigh`` acts at training time: ``train_model`` reads the same policy and
+trains with reweighing sample weights over the features named in ``max_fairness_gap``.
 """
 
 from __future__ import annotations
