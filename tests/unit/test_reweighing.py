@@ -139,3 +139,16 @@ def test_reweighed_training_reduces_the_planted_gap_and_mitigation_reports_it(tm
     )
     assert ref.gap == pytest.approx(before, abs=1e-9)
     json.dumps(result.record(), allow_nan=False)
+
+
+@pytest.mark.slow
+def test_weighted_batches_carry_each_rows_weight():
+    from greenkfp.components.training.trainer import batches
+
+    inputs = {"x": np.arange(10, dtype=np.float32)}
+    labels = np.arange(10) % 2
+    weights = np.arange(10, dtype=np.float32) * 10
+    seen = []
+    for x, y, w in batches(inputs, labels, 4, shuffle_seed=1, weights=weights):
+        seen.extend(zip(x["x"].numpy(), y.numpy(), w.numpy()))
+    assert sorted(seen) == [(i, i % 2, 10 * i) for i in range(10)]
