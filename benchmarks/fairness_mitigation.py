@@ -192,9 +192,8 @@ def main() -> None:
             reweighed = run(root / "reweigh", REWEIGH_POLICY, planted_args + extra)
             print(_line("reweigh", reweighed), flush=True)
     gap = planted["gaps"][0] if planted and planted["gaps"] else {}
-    met = bool(
-        planted
-        and planted["mitigation"] not in (None, "none")
+    met = planted and bool(
+        planted["mitigation"] not in (None, "none")
         and gap.get("after", {}).get("gap") is not None
         and gap["after"]["gap"] <= 0.1
         and planted["accuracy_before"] - planted["accuracy_after"] <= 0.02
