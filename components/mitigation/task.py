@@ -411,43 +411,32 @@ def mitigate(
         if method in REFUSED:
             attempts.append(Attempt(method, "refused", REFUSED[method]))
             continue
-        if method == "reweigh":
-            if data.reference_scores_eval is None:
-                attempts.append(Attempt(method, "refused", NOT_REWEIGHED))
-                continue
-            attempt, _, _ = _try_reweigh(gaps, data, at)
-            attempts.append(attempt)
-            if attempt.outcome == "kept":
-                quality["after"] = attempt.quality_after
-                figures = _gate_figures(
-                    fairness, policy, data, data.scores_eval, attempt.quality_after
-                )
-                return MitigationOutcome(
-                    requested,
-                    method,
-                    attempt.reason,
-                    attempt.gaps_after,
-                    quality,
-                    attempts,
-                    figures,
-                    energy=data.reference_energy,
-                ), data.scores_eval
+        if method == "reweigh" and data.reference_scores_eval is None:
+            attempts.append(Attempt(method, "refused", NOT_REWEIGHED))
             continue
-        attempt, scores_after = _try_thresholds(policy, gaps, before, data)
+        if method == "reweigh":
+            attempt = _try_reweigh(gaps, data, at)[0]
+            scores_after = data.scores_eval if attempt.outcome == "kept" else None
+            energy = data.reference_energy
+        else:
+            attempt, scores_after = _try_thresholds(policy, gaps, before, data)
+            energy = {}
         attempts.append(attempt)
-        if scores_after is not None:
-            quality["after"] = attempt.quality_after
-            figures = _gate_figures(fairness, policy, data, scores_after, attempt.quality_after)
-            return MitigationOutcome(
-                requested,
-                method,
-                attempt.reason,
-                attempt.gaps_after,
-                quality,
-                attempts,
-                figures,
-                attempt.thresholds,
-            ), scores_after
+        if scores_after is None:
+            continue
+        quality["after"] = attempt.quality_after
+        figures = _gate_figures(fairness, policy, data, scores_after, attempt.quality_after)
+        return MitigationOutcome(
+            requested,
+            method,
+            attempt.reason,
+            attempt.gaps_after,
+            quality,
+            attempts,
+            figures,
+            attempt.thresholds,
+            energy=energy,
+        ), scores_after
     quality["after"] = quality["before"]
     reason = (
         f"no remedy brought every gated gap within the policy ({'; '.join(over)}); the model "
