@@ -200,8 +200,9 @@ def _handler_for(server: PredictorServer) -> Callable[..., BaseHTTPRequestHandle
             except Exception as err:  # the server stays up; the client learns why
                 log.exception("request %s failed", path)
                 status, payload = 500, {"error": f"internal error: {err}"}
-            self._send(status, payload, version)
+            # Counted before the answer goes out: a client that has its answer finds it counted.
             server.metrics.observe(_route_label(path), status, time.perf_counter() - started, rows)
+            self._send(status, payload, version)
 
         def do_GET(self) -> None:  # noqa: N802
             path = self.path.split("?", 1)[0]
