@@ -16,6 +16,7 @@ _MODULES = {
     "train_model": "training",
     "compress_model": "compression",
     "evaluate_fairness": "fairness",
+    "mitigate_fairness": "mitigation",
     "evaluate_gate": "deployment",
     "deploy_model": "deployment",
     "decide_retraining": "continuous_training",

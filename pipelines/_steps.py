@@ -11,6 +11,7 @@ from greenkfp.components import (
     generate_statistics,
     import_csv,
     infer_schema,
+    mitigate_fairness,
     sustainability_report,
     train_model,
     validate_data,
@@ -170,6 +171,7 @@ def add_training(
     resources: TrainingResources,
     after: Any = None,
     skip: Optional[dict[str, Any]] = None,
+    policy: Any = None,
 ) -> Any:
     """Adds energy-metered training on the imported data, with its resources.
 
@@ -185,6 +187,9 @@ def add_training(
         resources: The training task's resources.
         after: A task training waits for (the data validation), if any.
         skip: ``{"decision": ...}`` when training takes a retraining decision.
+        policy: The pipeline's policy, the value the gate gets (``mitigation: reweigh``
+            trains with reweighing sample weights and an unweighted reference); None
+            leaves the input unset (no reweighing).
 
     Returns:
         The ``train_model`` task.
@@ -200,6 +205,7 @@ def add_training(
             region=region,
             **hyperparameters,
             **(skip or {}),
+            **({} if policy is None else {"policy": policy}),
         )
         .set_display_name("Train model (energy-metered)")
         .set_cpu_limit(resources.cpu_limit)
@@ -221,6 +227,7 @@ class ReleaseTasks:
 
     compression: Any
     fairness: Any
+    mitigation: Any
     gate: Any
     deployment: Any
     report: Any
@@ -254,7 +261,10 @@ def add_release(
     skip: dict[str, Any],
     deploy_inputs: dict[str, Any],
 ) -> ReleaseTasks:
-    """Adds compression, fairness of the compressed model, the gate, deploy and the report.
+    """Adds compression, fairness of the compressed model, mitigation, the gate, deploy, report.
+
+    The mitigation step (``mitigate_fairness``) tries the policy's fairness remedy; the
+    model that leaves it is what the gate judges (through its metrics) and deploy pushes.
 
     ``data``, ``train_statistics``, ``schema`` and ``training`` are the upstream tasks
     (``import_csv``, the training data's ``generate_statistics``, ``infer_schema``,
@@ -294,11 +304,25 @@ def add_release(
         **energy,
         **skip,
     ).set_display_name("Fairness and quality of the compressed model")
+    mitigation = mitigate_fairness(
+        model=compression.outputs["compressed_model"],
+        eval_dataset=data.outputs["eval_dataset"],
+        train_dataset=data.outputs["train_dataset"],
+        fairness_output=fairness.outputs["tfma_output"],
+        fairness_metrics=fairness.outputs["metrics"],
+        trained_model=training.outputs["model"],
+        label_column=label_column,
+        positive_label=positive_label,
+        policy=policy,
+        **energy,
+        **skip,
+    ).set_display_name("Fairness mitigation (by policy)")
     gate = evaluate_gate(
         policy=policy,
         training_metrics=training.outputs["metrics"],
         compression_metrics=compression.outputs["metrics"],
-        fairness_metrics=fairness.outputs["metrics"],
+        # The gate judges the model that leaves mitigation: its fairness figures.
+        fairness_metrics=mitigation.outputs["metrics"],
         registry_uri=registry_uri,
         model_name=model_name,
         **energy,
@@ -310,10 +334,11 @@ def add_release(
         "training_metrics": training.outputs["metrics"],
         "compression_metrics": compression.outputs["metrics"],
         "fairness_metrics": fairness.outputs["metrics"],
+        "mitigation_metrics": mitigation.outputs["metrics"],
         "gate_metrics": gate.outputs["metrics"],
     }
     deployment = deploy_model(
-        model=compression.outputs["compressed_model"],
+        model=mitigation.outputs["mitigated_model"],
         blessing=gate.outputs["blessing"],
         eval_dataset=data.outputs["eval_dataset"],
         registry_uri=registry_uri,
@@ -330,6 +355,7 @@ def add_release(
     report = sustainability_report(
         **step_metrics,
         blessing=gate.outputs["blessing"],
+        mitigation=mitigation.outputs["mitigation"],
         deployment_metrics=deployment.outputs["metrics"],
         deployment=deployment.outputs["deployment"],
         embodied_g_co2eq_per_1k=embodied_g_co2eq_per_1k,
@@ -338,8 +364,9 @@ def add_release(
     ).set_display_name("Sustainability report")
     request_resources(compression, cpu="2", memory="4G")
     request_resources(fairness, cpu="1", memory="4G")
+    request_resources(mitigation, cpu="1", memory="2G")
     for task in (gate, deployment, report):
         request_resources(task, cpu="1", memory="2G")
         # The gate reads the registry's live version, deploy changes it: never reuse them.
         task.set_caching_options(False)
-    return ReleaseTasks(compression, fairness, gate, deployment, report)
+    return ReleaseTasks(compression, fairness, mitigation, gate, deployment, report)

@@ -227,6 +227,7 @@ def build_continuous_training_pipeline(
                 hyperparameters=training_hyperparameters(locals()),
                 **energy,
                 resources=training_resources,
+                policy=policy,
                 skip=skip,
             )
             add_release(

@@ -190,6 +190,7 @@ def build_sustainable_training_pipeline(
             hyperparameters=training_hyperparameters(locals()),
             **energy,
             resources=training_resources,
+            policy=policy,
         )
         add_release(
             data=checked.data,

@@ -7,7 +7,7 @@ figures the gate judges are not chosen on the rows they are reported on.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -64,3 +64,23 @@ def carve_validation(
     mask = np.ones(n, dtype=bool)
     mask[validation] = False
     return np.flatnonzero(mask), validation
+
+
+def training_carve(
+    labels: np.ndarray, metadata: dict[str, Any], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training step's split of the training rows into fitting and validation rows.
+
+    Compression and fairness mitigation make their choices on the same validation rows
+    the trainer held out for early stopping.
+
+    Reads the carve's settings from the model's metadata (``hparams``); a model trained
+    before training carved validation rows gets the defaults and ``seed``.
+    """
+    hparams = metadata.get("hparams") or {}
+    return carve_validation(
+        labels,
+        float(hparams.get("validation_fraction", 0.1)),
+        int(hparams.get("seed", seed)),
+        int(hparams.get("max_validation_rows", 10_000)),
+    )

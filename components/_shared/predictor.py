@@ -2,7 +2,9 @@
 
 Every step that scores data with a model (compression's evaluation, fairness
 evaluation, deployment's canary check) goes through :func:`load_predictor` or
-:func:`predict_scores`, so they all score exactly what ships.
+:func:`predict_scores`, so they all score exactly what ships. A model folder holding
+per-group decision thresholds (``group_thresholds.json``, fairness mitigation) is
+scored with them applied, everywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from greenkfp.components._shared import group_thresholds
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.model_artifact import is_compressed, saved_model_dir
 from greenkfp.components._shared.saved_model import predict_scores_saved_model
@@ -32,16 +35,22 @@ def load_predictor(model_path: str) -> Predictor:
 
     Returns:
         A function taking a DataFrame of raw feature rows (extra columns such as the
-        label are ignored) and returning 1-D float32 scores, one per row.
+        label are ignored) and returning 1-D float32 scores, one per row. When the
+        folder holds ``group_thresholds.json``, the scores are mapped so that each
+        group's threshold lands on the operating one (see ``_shared/group_thresholds``);
+        the rows must then hold the sensitive feature.
 
     Raises:
         InputError: When the folder holds no model this library wrote, or it cannot load.
     """
     if not os.path.isdir(model_path):
         raise InputError(f"model folder {model_path} does not exist")
+    thresholds = group_thresholds.read(model_path)
     if is_compressed(model_path):
-        return load_compressed_predictor(model_path)
-    return _saved_model_predictor(model_path)
+        predictor = load_compressed_predictor(model_path)
+    else:
+        predictor = _saved_model_predictor(model_path)
+    return group_thresholds.wrap(predictor, thresholds) if thresholds else predictor
 
 
 def predict_scores(model_path: str, df: pd.DataFrame) -> np.ndarray:

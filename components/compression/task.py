@@ -17,7 +17,7 @@ from greenkfp.components._shared import progress
 from greenkfp.components._shared import step_keys as keys
 from greenkfp.components._shared.binary_metrics import binary_metrics
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components._shared.holdout import carve_validation
+from greenkfp.components._shared.holdout import training_carve
 from greenkfp.components._shared.labels import encode_label
 from greenkfp.components._shared.model_artifact import (
     CORE_TFLITE,
@@ -168,7 +168,7 @@ def run_compress_model(
     eval_df = _read(eval_path, "eval", label)
     pos, neg = metadata["positive_label"], metadata["negative_label"]
     y_all = encode_label(train_df[label], pos, neg)
-    fit_positions, validation_positions = _training_carve(y_all, metadata, config.seed)
+    fit_positions, validation_positions = training_carve(y_all, metadata, config.seed)
     validation_df = train_df.iloc[validation_positions].reset_index(drop=True)
     y_validation = y_all[validation_positions]
     # Fine-tuning and int8 calibration: a bounded seeded sample of the fitting rows.
@@ -356,23 +356,6 @@ def run_compress_model(
             "selection": selection,
             "interpreter": "TFLite interpreter, default op resolver (XNNPACK delegate)",
         },
-    )
-
-
-def _training_carve(
-    labels: np.ndarray, metadata: dict[str, Any], seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The training step's split of the training rows into fitting and validation rows.
-
-    Reads the carve's settings from the model's metadata (``hparams``); a model trained
-    before training carved validation rows gets the defaults and ``seed``.
-    """
-    hparams = metadata.get("hparams") or {}
-    return carve_validation(
-        labels,
-        float(hparams.get("validation_fraction", 0.1)),
-        int(hparams.get("seed", seed)),
-        int(hparams.get("max_validation_rows", 10_000)),
     )
 
 

@@ -41,7 +41,8 @@ def evaluate_gate(
         policy: YAML or JSON policy (see the README); empty uses the defaults.
         training_metrics: Metrics of train_model.
         compression_metrics: Metrics of compress_model.
-        fairness_metrics: Metrics of the fairness evaluation of the candidate.
+        fairness_metrics: Metrics of the fairness evaluation of the candidate, or of
+            mitigate_fairness (the fairness figures of the model that leaves it).
         registry_uri: Model registry base URI; empty skips champion/challenger.
         model_name: The model's name in the registry.
         country_iso_code: Grid country (ISO alpha-3) for carbon; empty uses
@@ -118,6 +119,7 @@ def deploy_model(
     gate_metrics: Optional[Input[Metrics]] = None,
     decision: Optional[Input[Artifact]] = None,
     trained_model: Optional[Input[Model]] = None,
+    mitigation_metrics: Optional[Input[Metrics]] = None,
 ) -> NamedTuple("Outputs", [("deployed", bool), ("version", int), ("pushed_uri", str)]):
     """Pushes a blessed model to a versioned registry, verified, and makes it live.
 
@@ -133,7 +135,8 @@ def deploy_model(
     step spent (pipeline_energy.json).
 
     Args:
-        model: The candidate (train_model or compress_model output).
+        model: The candidate (train_model, compress_model or mitigate_fairness output;
+            a group_thresholds.json in it travels into the version and is applied).
         blessing: The gate's blessing.
         eval_dataset: Eval data; its first canary_rows rows are the canary inputs.
         deployment: JSON record: deployed, version, pushed_uri, live, reasons, canary.
@@ -174,6 +177,8 @@ def deploy_model(
             metadata is read (the training step's hardware and grid, for the cards'
             hardware_used and geographical_location); it is not pushed. Not given:
             the cards say "not recorded".
+        mitigation_metrics: Metrics of mitigate_fairness (its energy too goes to
+            pipeline_energy.json).
 
     Returns:
         deployed: Whether a version was pushed.
@@ -206,6 +211,7 @@ def deploy_model(
         "train_model": training_metrics,
         "compress_model": compression_metrics,
         "evaluate_fairness": fairness_metrics,
+        "mitigate_fairness": mitigation_metrics,
         "evaluate_gate": gate_metrics,
     }
     training = TrainingRecord(

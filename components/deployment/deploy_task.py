@@ -200,6 +200,14 @@ def _attributions(
     )
 
 
+def _group_thresholds(model_dir: str) -> dict[str, Any]:
+    """The model's per-group decision thresholds (fairness mitigation), or empty."""
+    from greenkfp.components._shared import group_thresholds
+
+    spec = group_thresholds.read(model_dir)
+    return spec.to_dict() if spec else {}
+
+
 def run_deploy_model(
     *,
     model_dir: str,
@@ -322,6 +330,7 @@ def run_deploy_model(
             image=component_image(),
             hardware=training.hardware,
             location=training.location,
+            group_thresholds=_group_thresholds(model_dir),
         )
         candidate = blessing.candidate_metrics
         recorded = {

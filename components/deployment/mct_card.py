@@ -143,6 +143,20 @@ def _energy_consideration(facts: CardFacts) -> list[dict[str, str]]:
     ]
 
 
+def _thresholds_limitation(facts: CardFacts) -> list[dict[str, str]]:
+    """Per-group decision thresholds (fairness mitigation) need the sensitive feature."""
+    feature = (facts.group_thresholds or {}).get("feature")
+    if not feature:
+        return []
+    return [
+        {
+            "description": f"Applies a decision threshold per group of {feature} (fairness "
+            f"mitigation, group_thresholds.json): the sensitive feature {feature} is needed "
+            "at prediction time; rows without it are refused."
+        }
+    ]
+
+
 def _documentation(facts: CardFacts) -> str:
     lines = ["Lineage (content hashes; a URI only where it names shared storage):"]
     lines += [
@@ -227,7 +241,8 @@ def build(facts: CardFacts) -> dict[str, Any]:
                     "description": "Evaluated only on the evaluation data and the sensitive "
                     f"features reported ({', '.join(sensitive) or 'none given'}); other "
                     "populations, features or thresholds were not evaluated."
-                }
+                },
+                *_thresholds_limitation(facts),
             ],
             "ethical_considerations": [
                 *_energy_consideration(facts),

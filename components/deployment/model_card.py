@@ -113,6 +113,8 @@ class CardFacts:
     """What training ran on (CPU and GPU models as its energy reading recorded them)."""
     location: str = ""
     """The grid training drew from (country ISO code and region as recorded)."""
+    group_thresholds: Mapping[str, Any] = field(default_factory=dict)
+    """The per-group decision thresholds the version applies (fairness mitigation), if any."""
 
 
 def portable_uri(uri: str) -> str:
@@ -207,6 +209,25 @@ def _fairness_section(fairness: Mapping[str, float]) -> list[str]:
     return out + _table(headers, rows)
 
 
+def _thresholds_section(spec: Mapping[str, Any]) -> list[str]:
+    """What the fairness mitigation's per-group thresholds mean for whoever calls the model."""
+    if not spec:
+        return []
+    feature = spec.get("feature", "")
+    rows = [(group, t) for group, t in sorted((spec.get("thresholds") or {}).items())]
+    return [
+        "### Fairness mitigation: per-group decision thresholds",
+        "",
+        f"This version applies a decision threshold per group of **{feature}** "
+        f"({spec.get('criterion', '')}; chosen on {spec.get('chosen_on', 'training rows')}), "
+        f"mapped onto the operating threshold {_fmt(spec.get('operating_threshold'))} "
+        "(group_thresholds.json). **The sensitive feature "
+        f"{feature} is needed at prediction time**: rows without it are refused.",
+        "",
+        *_table(["group", "threshold"], rows),
+    ]
+
+
 def render(facts: CardFacts) -> str:
     """Returns the model card as Markdown."""
     blessing = facts.blessing
@@ -259,6 +280,7 @@ def render(facts: CardFacts) -> str:
         out += ["No fairness evaluation was given to the gate.", ""]
     else:
         out += _fairness_section(fairness)
+    out += _thresholds_section(facts.group_thresholds)
 
     out += ["## Energy and carbon of training", ""]
     if training is None:

@@ -12,18 +12,17 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
-import numpy as np
 import pandas as pd
 
 from greenkfp.components._shared.errors import InputError
-from greenkfp.components._shared.model_inputs import to_category_strings
+from greenkfp.components._shared.sensitive_groups import (  # noqa: F401 (re-exported)
+    CROSS_SEPARATOR,
+    MISSING_SLICE,
+    bucket_labels,
+    bucketize,
+    group_values,
+)
 from greenkfp.components._shared.step_keys import threshold_label
-
-MISSING_SLICE = "(missing)"
-"""Slice value of rows whose sensitive feature is missing."""
-
-CROSS_SEPARATOR = "_x_"
-"""Joins the features of a cross into its name: ``sex_x_age``."""
 
 DEFAULT_THRESHOLDS = (0.5,)
 DEFAULT_MIN_SLICE_SIZE = 20
@@ -34,17 +33,6 @@ MAX_VALUES_PER_FEATURE = 50
 def cross_name(features: Sequence[str]) -> str:
     """Names a feature cross: ``["sex", "age"]`` gives ``sex_x_age``."""
     return CROSS_SEPARATOR.join(features)
-
-
-def bucket_labels(boundaries: Sequence[float]) -> list[str]:
-    """Names the buckets that boundaries cut a number line into, lowest first.
-
-    ``[25, 40, 60]`` gives ``["<25", "[25, 40)", "[40, 60)", ">=60"]``: each bucket holds
-    its lower boundary and not its upper one.
-    """
-    b = [threshold_label(v) for v in boundaries]
-    inner = [f"[{lo}, {hi})" for lo, hi in zip(b, b[1:])]
-    return [f"<{b[0]}", *inner, f">={b[-1]}"]
 
 
 @dataclass(frozen=True)
@@ -188,27 +176,6 @@ def _check_min_slice_size(min_slice_size: int) -> int:
     return value
 
 
-def bucketize(values: pd.Series, boundaries: Sequence[float]) -> np.ndarray:
-    """Puts numbers into the buckets of :func:`bucket_labels`; missing ones in ``(missing)``.
-
-    Raises:
-        InputError: A value that is not a number.
-    """
-    numbers = pd.to_numeric(values.replace("", np.nan), errors="coerce")
-    bad = numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")
-    if bad.any():
-        found = sorted({str(v) for v in values[bad].head(5)})
-        raise InputError(
-            f"column {values.name!r} has feature_buckets but holds values that are not "
-            f"numbers: {found}"
-        )
-    labels = np.asarray(bucket_labels(boundaries), dtype=object)
-    index = np.searchsorted(np.asarray(boundaries, dtype=float), numbers.to_numpy(), "right")
-    out = labels[np.minimum(index, len(labels) - 1)]
-    out[numbers.isna().to_numpy()] = MISSING_SLICE
-    return out
-
-
 def slice_columns(df: pd.DataFrame, settings: SliceSettings, label_column: str) -> pd.DataFrame:
     """Returns one string column per sensitive feature, holding each row's slice value.
 
@@ -234,11 +201,7 @@ def slice_columns(df: pd.DataFrame, settings: SliceSettings, label_column: str) 
                 f"sensitive feature {name!r} is not a column of the evaluation data; "
                 f"columns: {list(df.columns)}"
             )
-        if name in settings.feature_buckets:
-            values = bucketize(df[name], settings.feature_buckets[name])
-        else:
-            values = to_category_strings(df[name])
-            values[values == ""] = MISSING_SLICE
+        values = group_values(df[name], settings.feature_buckets.get(name))
         distinct = sorted(set(values.tolist()))
         if len(distinct) < 2:
             raise InputError(

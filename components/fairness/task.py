@@ -22,6 +22,7 @@ import pandas as pd
 from greenkfp.components._shared import binary_metrics
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.fairness_record import FAIRNESS_JSON
 from greenkfp.components._shared.labels import encode_label
 from greenkfp.components.fairness.gaps import (
     OVERALL,
@@ -39,9 +40,6 @@ from greenkfp.components.fairness.slicing import (
     slice_columns,
     value_order,
 )
-
-FAIRNESS_JSON = "fairness.json"
-"""File in the output folder holding every per-slice figure, gap and change."""
 
 CANDIDATE_DIR = "candidate"
 BASELINE_DIR = "baseline"

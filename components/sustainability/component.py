@@ -34,6 +34,8 @@ def sustainability_report(
     country_iso_code: str = "",
     region: str = "",
     decision: Optional[Input[Artifact]] = None,
+    mitigation_metrics: Optional[Input[Metrics]] = None,
+    mitigation: Optional[Input[Artifact]] = None,
 ):
     """Gathers every step's energy, carbon, quality and decisions into one report.
 
@@ -70,6 +72,9 @@ def sustainability_report(
         region: Grid region within the country, optional.
         decision: decide_retraining's decision; when it says not to retrain, the step
             writes "skipped" outputs and returns at once. Not given: the step runs.
+        mitigation_metrics: Metrics of mitigate_fairness.
+        mitigation: mitigate_fairness's record (each gated gap before and after, the
+            accuracy and AUC cost); shown as the report's fairness mitigation section.
     """
     from greenkfp.components._shared.skipping import finish_skipped
 
@@ -94,6 +99,7 @@ def sustainability_report(
         "training": training_metrics,
         "compression": compression_metrics,
         "fairness": fairness_metrics,
+        "mitigation": mitigation_metrics,
         "gate": gate_metrics,
         "deployment": deployment_metrics,
     }
@@ -102,6 +108,9 @@ def sustainability_report(
     deploy_record = (
         read_record(deployment.metadata, deployment.path, "deployed") if deployment else None
     )
+    mitigation_record = (
+        read_record(mitigation.metadata, mitigation.path, "mitigation") if mitigation else None
+    )
     with metered_step(step_dir(metrics), country_iso_code, region) as energy:
         outcome = run_sustainability_report(
             step_metrics=step_metrics,
@@ -109,6 +118,7 @@ def sustainability_report(
             deployment=deploy_record,
             embodied_g_co2eq_per_1k=embodied_g_co2eq_per_1k,
             attributions=read_attributions(deploy_record),
+            mitigation=mitigation_record,
         )
     uri_io.write_bytes(
         report.path, render_sustainability_report(outcome, energy.to_dict()).encode()

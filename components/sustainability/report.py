@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from greenkfp.components._shared import html
+from greenkfp.components._shared.mitigation_record import render_section
 from greenkfp.components._shared.step_keys import (
     COMPRESSION_BEFORE_AFTER,
     COMPRESSION_RATIOS,
@@ -419,6 +420,15 @@ def _sci_section(f: RunFigures) -> str:
     )
 
 
+def _mitigation_section(f: RunFigures) -> list[str]:
+    """The mitigation section, when the pipeline has a mitigation step."""
+    if f.mitigation is None:
+        return []
+    step = next((s for s in f.steps if s.name == "mitigation"), None)
+    kwh = step.energy.get("energy_kwh") if step is not None and step.ran else None
+    return [render_section(f.mitigation, kwh)]
+
+
 def render_sustainability_report(
     outcome: RunFigures, energy: Optional[Mapping[str, Any]] = None
 ) -> str:
@@ -439,6 +449,7 @@ def render_sustainability_report(
             _carbon_section(outcome, energy),
             _compression_section(outcome),
             _fairness_section(outcome),
+            *_mitigation_section(outcome),
             _gate_section(outcome),
             _deployment_section(outcome),
             _attribution_section(outcome),

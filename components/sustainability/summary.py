@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from greenkfp.components._shared import html
+from greenkfp.components._shared.mitigation_record import gap_rows, quality_rows
 from greenkfp.components._shared.step_keys import ENERGY_HIGH, ENERGY_LOW
 from greenkfp.components.sustainability.report import NOT_RUN, bound_text, kepler_text
 from greenkfp.components.sustainability.task import RunFigures
@@ -78,6 +79,15 @@ def render_sustainability_summary(outcome: RunFigures) -> str:
         lines.append(f"- Fairness: {NOT_RUN}")
     else:
         lines.append(f"- Fairness: worst gap {_md(f.worst_fairness_gap)}")
+    if f.mitigation is not None:
+        m = f.mitigation
+        lines.append(
+            f"- Fairness mitigation: **{m.get('mitigation')}**: {m.get('mitigation_reason')}"
+        )
+        for row in gap_rows(m):
+            lines.append(f"  - {row[0]} gap by {row[1]} (bound {row[2]}): {row[3]} → {row[4]}")
+        for name, before, after, cost in quality_rows(m):
+            lines.append(f"  - {name}: {_md(before)} → {_md(after)} (cost {_md(cost)})")
     if f.gate is None:
         lines.append(f"- Gate: {NOT_RUN}")
     else:

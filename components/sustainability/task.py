@@ -47,6 +47,7 @@ STEPS = (
     ("training", "train_model"),
     ("compression", "compress_model"),
     ("fairness", "evaluate_fairness"),
+    ("mitigation", "mitigate_fairness"),
     ("gate", "evaluate_gate"),
     ("deployment", "deploy_model"),
 )
@@ -100,6 +101,8 @@ class RunFigures:
     (``grid_intensity.run_emissions``)."""
     attributions: Optional[dict[str, Any]] = None
     """The deployed version's ``attributions.json`` (global and per sensitive slice), if any."""
+    mitigation: Optional[dict[str, Any]] = None
+    """The fairness mitigation record (``_shared/mitigation_record``), if given."""
 
     @property
     def worst_fairness_gap(self) -> Optional[float]:
@@ -223,6 +226,7 @@ def run_sustainability_report(
     deployment: Any = None,
     embodied_g_co2eq_per_1k: float = -1.0,
     attributions: Any = None,
+    mitigation: Optional[Mapping[str, Any]] = None,
 ) -> RunFigures:
     """Gathers the figures of a run from the steps' metrics and records.
 
@@ -237,6 +241,7 @@ def run_sustainability_report(
             g CO2eq; negative means not given.
         attributions: The deployed version's feature attributions (``attributions.json``,
             see :func:`read_attributions`), or ``None``.
+        mitigation: The fairness mitigation record (``mitigation.json``), or ``None``.
 
     Returns:
         The figures.
@@ -312,6 +317,7 @@ def run_sustainability_report(
         kepler_steps=len(kepler),
         carbon=run_emissions(s.energy if s.ran else None for s in steps),
         attributions=_attributions(attributions),
+        mitigation=dict(mitigation) if mitigation else None,
     )
 
 

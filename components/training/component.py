@@ -37,6 +37,7 @@ def train_model(
     max_validation_rows: int = 10000,
     deterministic: bool = True,
     max_training_minutes: float = 0.0,
+    policy: str = "",
 ):
     """Trains a Keras 2 tabular classifier with energy and carbon metered.
 
@@ -83,6 +84,13 @@ def train_model(
             some kernels, GPU ones above all, run faster.
         max_training_minutes: Training time budget; training stops after the epoch in
             which it runs out, best weights kept (stopped_by_time_budget=1). 0: none.
+        policy: The pipeline's policy (YAML or JSON), the one the gate gets. Only its
+            mitigation key is read here: with mitigation: reweigh, an unweighted
+            reference is trained first (same seed and hyperparameters, energy-metered,
+            saved under unweighted_reference/ in the model; its energy is
+            mitigation_energy in the model metadata), then the model is trained with
+            reweighing sample weights P(g)P(y)/P(g,y) over the intersection of the
+            sensitive features the policy bounds by name. Empty: no reweighing.
     """
     from greenkfp.components._shared.skipping import finish_skipped
 
@@ -117,6 +125,9 @@ def train_model(
             schema_path=schema.path if schema else "",
             module_file=module_file,
             categorical_features=categorical_features or [],
+            policy_text=policy,
+            country_iso_code=country_iso_code,
+            region=region,
         )
     with open(report.path, "w", encoding="utf-8") as f:
         f.write(render_train_model(outcome, energy.to_dict()))

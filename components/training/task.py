@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared import reweighing
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.model_artifact import load_metadata, write_metadata
 
 
 @dataclass
@@ -64,6 +66,60 @@ def _local_module_file(module_file: str, workdir: str) -> Optional[str]:
     return local
 
 
+def reweigh_features(policy_text: str, columns: list[str]) -> list[str]:
+    """The features to reweigh by: none unless the policy says ``mitigation: reweigh``.
+
+    Raises:
+        InputError: A bad policy, or ``reweigh`` without named sensitive features.
+    """
+    from greenkfp.components._shared.policy import parse_policy
+
+    if not policy_text.strip():
+        return []
+    policy = parse_policy(policy_text)
+    if policy.mitigation != "reweigh":
+        return []
+    return reweighing.policy_features(policy, columns)
+
+
+def _train_reference(
+    train_df: Any,
+    eval_df: Any,
+    label_column: str,
+    positive_label: str,
+    hparams: dict[str, Any],
+    spec: Any,
+    module_file: Optional[str],
+    reference_dir: str,
+    country_iso_code: str,
+    region: str,
+) -> dict[str, Any]:
+    """Trains and saves the unweighted reference, energy-metered; returns its metadata."""
+    from greenkfp.components._shared.metering import metered_step
+    from greenkfp.components.training import trainer
+    from greenkfp.components.training.export import save_model
+
+    with metered_step(reference_dir, country_iso_code, region) as energy:
+        result = trainer.train(
+            train_df,
+            eval_df,
+            label_column,
+            positive_label,
+            hparams,
+            feature_spec=spec,
+            module_file=module_file,
+        )
+    save_model(result, reference_dir)
+    return {
+        reweighing.REFERENCE_ENERGY_KEY: energy.to_dict(),
+        "reweighing": {
+            "reference": reweighing.REFERENCE_DIRNAME,
+            "reference_eval_metrics": {k: float(v) for k, v in result.eval_metrics.items()},
+            "reference_train_seconds": float(result.train_seconds),
+        },
+    }
+
+
 def run_train_model(
     *,
     train_path: str,
@@ -75,6 +131,9 @@ def run_train_model(
     schema_path: str = "",
     module_file: str = "",
     categorical_features: Sequence[str] = (),
+    policy_text: str = "",
+    country_iso_code: str = "",
+    region: str = "",
 ) -> TrainingOutcome:
     """Trains on canonical train/eval datasets and exports the model to ``model_dir``.
 
@@ -90,6 +149,13 @@ def run_train_model(
             it, dtypes decide and ``categorical_features`` names integer categories.
         module_file: Path or URI of a file defining ``build_model(feature_spec, hparams)``.
         categorical_features: Integer columns holding categories (without a schema).
+        policy_text: The pipeline's policy (YAML or JSON). With ``mitigation: reweigh``,
+            the model is trained twice, same seed and hyperparameters: unweighted, saved
+            as the reference under ``unweighted_reference/`` (energy-metered; its reading
+            is the mitigation's cost, ``mitigation_energy`` in the model metadata), then
+            with reweighing sample weights over the features the policy names: the model.
+        country_iso_code: Grid country for the reference training's energy reading.
+        region: Grid region, optional.
 
     Returns:
         Figures, history, confusion matrix, ROC curve and model facts.
@@ -109,7 +175,24 @@ def run_train_model(
         spec = feature_spec_from_schema(schema_path, label_column)
     else:
         spec = infer_feature_spec(train_df, label_column, categorical=list(categorical_features))
+    features = reweigh_features(policy_text, list(train_df.columns))
+    reference: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as workdir:
+        local_module = _local_module_file(module_file, workdir)
+        if features:
+            reference = _train_reference(
+                train_df,
+                eval_df,
+                label_column,
+                positive_label,
+                hparams,
+                spec,
+                local_module,
+                os.path.join(model_dir, reweighing.REFERENCE_DIRNAME),
+                country_iso_code,
+                region,
+            )
+            reference["reweighing"]["features"] = features
         result = trainer.train(
             train_df,
             eval_df,
@@ -117,9 +200,12 @@ def run_train_model(
             positive_label,
             hparams,
             feature_spec=spec,
-            module_file=_local_module_file(module_file, workdir),
+            module_file=local_module,
+            reweigh_features=features,
         )
     export = save_model(result, model_dir)
+    if reference:
+        write_metadata(model_dir, {**load_metadata(model_dir), **reference})
     labels, scores = result.eval_labels, result.eval_scores
     figures = {
         **{k: float(v) for k, v in result.eval_metrics.items()},
@@ -156,7 +242,14 @@ def run_train_model(
         "max_epochs": int(result.hparams.epochs),
         "deterministic": bool(result.hparams.deterministic),
         "stopped_by_time_budget": bool(result.stopped_by_time_budget),
+        **reference,
     }
+    if reference:
+        figures["reweighed"] = 1.0
+        figures["reference_accuracy"] = reference["reweighing"]["reference_eval_metrics"][
+            "accuracy"
+        ]
+        figures["reference_auc"] = reference["reweighing"]["reference_eval_metrics"]["auc"]
     return TrainingOutcome(
         figures=figures,
         history=result.history,

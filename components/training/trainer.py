@@ -30,11 +30,12 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
+from greenkfp.components._shared import reweighing
 from greenkfp.components._shared.binary_metrics import binary_metrics
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.holdout import carve_validation
@@ -213,6 +214,7 @@ def train(
     module_file: Optional[str] = None,
     on_epoch_end: Optional[EpochHook] = None,
     task: str = "binary",
+    reweigh_features: Sequence[str] = (),
 ) -> TrainResult:
     """Trains a model on raw tabular data, deterministically for a given seed.
 
@@ -238,6 +240,9 @@ def train(
             counted from 1 and ``logs`` a dict of floats; default prints one line per epoch
             (:func:`print_progress`). Pass ``lambda epoch, logs: None`` for silence.
         task: The task; only ``"binary"`` is implemented.
+        reweigh_features: Sensitive features; when given, the training rows are weighed
+            by reweighing (``_shared.reweighing``: ``P(g)P(y)/P(g,y)`` over their
+            intersection); the validation rows stay unweighted.
 
     Returns:
         A :class:`TrainResult`.
@@ -296,8 +301,15 @@ def train(
         )
 
     specs = model_input_specs(model)
+    fit_weights = None
+    if reweigh_features:
+        fit_weights = reweighing.weights(reweighing.row_groups(fit_df, reweigh_features), y_fit)
     fit_data = batches(
-        frame_to_inputs(fit_df, specs), y_fit, hparams.batch_size, shuffle_seed=hparams.seed
+        frame_to_inputs(fit_df, specs),
+        y_fit,
+        hparams.batch_size,
+        shuffle_seed=hparams.seed,
+        weights=fit_weights,
     )
     validation_data = batches(
         frame_to_inputs(validation_df, specs), y_validation, VALIDATION_BATCH_SIZE
@@ -376,8 +388,11 @@ def batches(
     labels: np.ndarray,
     batch_size: int,
     shuffle_seed: Optional[int] = None,
+    weights: Optional[np.ndarray] = None,
 ) -> Any:
     """A prefetched ``tf.data`` dataset of ``(inputs, labels)`` batches.
+
+    With ``weights``, the batches are ``(inputs, labels, sample_weights)``.
 
     With ``shuffle_seed``, the row order is reshuffled every epoch (seeded): row indices
     are shuffled, not the rows, and each batch gathers its rows, so the shuffle buffer
@@ -388,6 +403,7 @@ def batches(
         labels: Targets, a row per example.
         batch_size: Rows per batch.
         shuffle_seed: Seed of the shuffle; ``None`` keeps the rows in order.
+        weights: Sample weights, a row per example, or ``None``.
     """
     tf = import_tensorflow()
     features = {name: tf.constant(values) for name, values in inputs.items()}
@@ -397,8 +413,12 @@ def batches(
     if shuffle_seed is not None:
         order = order.shuffle(rows, seed=shuffle_seed, reshuffle_each_iteration=True)
 
+    sample_weights = None if weights is None else tf.constant(np.asarray(weights, np.float32))
+
     def gather(index: Any) -> Any:
         picked = {name: tf.gather(values, index) for name, values in features.items()}
+        if sample_weights is not None:
+            return picked, tf.gather(targets, index), tf.gather(sample_weights, index)
         return picked, tf.gather(targets, index)
 
     return order.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)

@@ -291,6 +291,14 @@ def outcome_rows(summary: Any) -> list[tuple[str, str]]:
         )
     if summary.worst_fairness_gap is not None:
         rows.append(("Worst fairness gap", f"{summary.worst_fairness_gap:.3f}"))
+    if summary.mitigation_gaps:  # the policy named a remedy and gated a gap
+        rows.append(("Fairness mitigation", f"{summary.mitigation} ({summary.mitigation_reason})"))
+        for g in summary.mitigation_gaps:
+            before, after = g["before"].get("gap"), g["after"].get("gap")
+            if before is not None and after is not None:
+                rows.append(
+                    ("", f"{g['metric']} gap by {g['feature']} {before:.3f} -> {after:.3f}")
+                )
     if summary.retrained is not None:
         rows.append(("Retrained", "yes" if summary.retrained else "no (skipped)"))
         rows += [("", reason) for reason in summary.retrain_reasons or []]

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
+from greenkfp.components._shared import mitigation_record
 from greenkfp.components._shared.grid_intensity import run_emissions
 from greenkfp.components._shared.progress import message_of
 from greenkfp.components._shared.retrain_decision import retraining_figures
@@ -104,6 +105,11 @@ class RunSummary:
     retrained: Optional[bool] = None
     retrain_reasons: Optional[list[str]] = None
     energy_avoided_kwh: Optional[float] = None
+    # Fairness mitigation (_shared/mitigation_record.py): the method kept (or "none"), every
+    # gated gap before and after with its interval, and why.
+    mitigation: Optional[str] = None
+    mitigation_gaps: Optional[list[dict[str, Any]]] = None
+    mitigation_reason: Optional[str] = None
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the JSON-ready form."""
@@ -304,7 +310,8 @@ def pipeline_outcome(steps: list[StepResult], reports: dict[str, str]) -> dict[s
 
     Returns:
         The :class:`RunSummary` fields from ``approved`` to ``report_html``, and
-        ``retrained`` to ``energy_avoided_kwh``, that the run's steps give.
+        ``retrained`` to ``energy_avoided_kwh``, and ``mitigation`` to
+        ``mitigation_reason``, that the run's steps give.
     """
     run = RunOutcome.from_outputs(record for step in steps for record in _records(step))
     outcome = run.to_dict()
@@ -323,6 +330,7 @@ def pipeline_outcome(steps: list[StepResult], reports: dict[str, str]) -> dict[s
     outcome["report_html"] = _run_report(steps, reports)
     records = [record for step in steps for record in _records(step)]
     outcome.update(retraining_figures(records, sum(s.energy_kwh for s in steps)))
+    outcome.update(mitigation_record.summary_fields(records))
     return {k: v for k, v in outcome.items() if v is not None}
 
 

@@ -79,3 +79,54 @@ def test_time_budget_is_an_input_and_is_reported(tmp_path, imported, capsys):
     assert metrics.metadata["epochs_run"] == 1.0
     assert model.metadata["stopped_by_time_budget"] is True
     assert "stopped by its time budget" in capsys.readouterr().out
+
+
+def test_policy_reweigh_trains_the_reference_and_the_reweighed_model(tmp_path, imported):
+    from greenkfp.components._shared.model_artifact import load_metadata
+    from greenkfp.components._shared.predictor import predict_scores
+    from greenkfp.components._shared.reweighing import REFERENCE_DIRNAME
+
+    step = StandIns(tmp_path, "train")
+    metrics = step.output(dsl.Metrics, "metrics")
+    model = step.output(dsl.Model, "model")
+    train_model.python_func(
+        train_dataset=StandIns.passed_on(imported.train_dataset),
+        eval_dataset=StandIns.passed_on(imported.eval_dataset),
+        model=model,
+        metrics=metrics,
+        classification_metrics=step.output(dsl.ClassificationMetrics, "classification"),
+        report=step.output(dsl.HTML, "report"),
+        label_column="risk",
+        categorical_features=["job"],
+        epochs=3,
+        country_iso_code="DEU",
+        policy="max_fairness_gap:\n  false_negative_rate: {sex: 0.1}\nmitigation: reweigh\n",
+    )
+    reference = Path(model.path) / REFERENCE_DIRNAME
+    assert (reference / "saved_model").is_dir()
+    assert metrics.metadata["reweighed"] == 1.0
+    meta = load_metadata(model.path)
+    assert meta["reweighing"]["features"] == ["sex"]
+    assert 0 < meta["mitigation_energy"]["energy_kwh"] <= metrics.metadata["energy_kwh"]
+    assert model.metadata["reweighing"]["reference"] == REFERENCE_DIRNAME
+    # Same seed and hyperparameters, different weights: the two models score differently.
+    import pandas as pd
+
+    rows = pd.read_csv(imported.eval_dataset.path).head(50)
+    assert abs(predict_scores(model.path, rows) - predict_scores(str(reference), rows)).max() > 1e-4
+
+
+def test_reweigh_without_named_features_fails_clearly(tmp_path, imported):
+    step = StandIns(tmp_path, "train")
+    with pytest.raises(InputError, match="name the sensitive features"):
+        train_model.python_func(
+            train_dataset=StandIns.passed_on(imported.train_dataset),
+            eval_dataset=StandIns.passed_on(imported.eval_dataset),
+            model=step.output(dsl.Model, "model"),
+            metrics=step.output(dsl.Metrics, "metrics"),
+            classification_metrics=step.output(dsl.ClassificationMetrics, "classification"),
+            report=step.output(dsl.HTML, "report"),
+            label_column="risk",
+            epochs=1,
+            policy="max_fairness_gap: 0.1\nmitigation: reweigh\n",
+        )

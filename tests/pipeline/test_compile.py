@@ -108,7 +108,7 @@ def test_training_task_resources(tmp_path):
 def test_sustainable_pipeline_shape():
     spec = yaml.safe_load((BUILD / "pipelines/sustainable_training_pipeline.yaml").read_text())
     tasks = spec["root"]["dag"]["tasks"]
-    assert len(tasks) == 11
+    assert len(tasks) == 12
     names = {name: task["taskInfo"]["name"] for name, task in tasks.items()}
     assert names["compress-model"] == "Compress model (prune, quantize, TFLite)"
     assert names["deploy-model"] == "Deploy blessed model"
@@ -118,7 +118,16 @@ def test_sustainable_pipeline_shape():
     assert fairness["baseline_model"]["taskOutputArtifact"]["producerTask"] == "train-model"
     deploy = tasks["deploy-model"]["inputs"]["artifacts"]
     assert deploy["blessing"]["taskOutputArtifact"]["producerTask"] == "evaluate-gate"
-    assert deploy["model"]["taskOutputArtifact"]["producerTask"] == "compress-model"
+    # The gate judges, and deploy pushes, the model that leaves the mitigation step.
+    assert deploy["model"]["taskOutputArtifact"]["producerTask"] == "mitigate-fairness"
+    gate = tasks["evaluate-gate"]["inputs"]["artifacts"]
+    assert gate["fairness_metrics"]["taskOutputArtifact"]["producerTask"] == "mitigate-fairness"
+    mitigation = tasks["mitigate-fairness"]["inputs"]["artifacts"]
+    assert mitigation["model"]["taskOutputArtifact"]["producerTask"] == "compress-model"
+    # Training reads the same policy the gate gets (mitigation: reweigh happens there).
+    for task in ("train-model", "evaluate-gate", "mitigate-fairness"):
+        policy = tasks[task]["inputs"]["parameters"]["policy"]
+        assert policy["componentInputParameter"] == "policy", task
     # Deterministic steps are cached; the gate, the push and the report never are.
     cached = {n for n, t in tasks.items() if t.get("cachingOptions", {}).get("enableCache")}
     assert cached == set(tasks) - {"evaluate-gate", "deploy-model", "sustainability-report"}

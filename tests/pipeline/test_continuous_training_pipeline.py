@@ -21,6 +21,7 @@ RETRAINING_STEPS = [
     "train-model",
     "compress-model",
     "evaluate-fairness",
+    "mitigate-fairness",
     "evaluate-gate",
     "deploy-model",
     "sustainability-report",
@@ -96,6 +97,7 @@ def test_first_run_trains_then_the_same_data_skips_and_avoids_energy(tmp_path):
         "train_model",
         "compress_model",
         "evaluate_fairness",
+        "mitigate_fairness",
         "evaluate_gate",
     }
     assert "Retrained            yes" in first.stdout
@@ -121,7 +123,7 @@ def test_first_run_trains_then_the_same_data_skips_and_avoids_energy(tmp_path):
     assert skipped["deployed"] is False and reader.live_version(MODEL) == 1
     assert [v.version for v in reader.versions(MODEL)] == [1]
     assert "Retrained            no (skipped)" in second.stdout
-    assert "[4/10] Infer schema (infer-schema) skipped" in second.stdout
+    assert "[4/11] Infer schema (infer-schema) skipped" in second.stdout
 
 
 def test_the_up_front_check_names_a_bad_retrain_policy_or_threshold():

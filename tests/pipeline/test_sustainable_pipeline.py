@@ -22,6 +22,7 @@ REPORT_SECTIONS = [
     "Emissions as run, at the annual average, at the best window",
     "Model before and after compression",
     "Fairness gaps per feature",
+    "Fairness mitigation",
     "Deployment gate",
     "Deployment outcome",
     "Feature attributions of the deployed model",
@@ -54,7 +55,7 @@ def _metrics(summary: dict, component: str) -> dict:
 def test_approve_path_deploys_version_1(first_run, registry):
     out, result, summary = first_run
     assert summary["pipeline"] == "sustainable-training-pipeline"
-    assert [s["status"] for s in summary["steps"]] == ["succeeded"] * 11
+    assert [s["status"] for s in summary["steps"]] == ["succeeded"] * 12
     assert summary["approved"] is True and summary["deployed"] is True
     assert summary["deployed_version"] == 1
     assert Registry(str(registry)).live_version(MODEL) == 1
@@ -87,7 +88,10 @@ def test_approve_path_deploys_version_1(first_run, registry):
     assert "Gate decision        APPROVED" in result.stdout
     assert "Deployed version     1" in result.stdout
     assert f"HTML report          {summary['report_html']}" in result.stdout
-    assert "[11/11] Sustainability report (sustainability-report) ok" in result.stdout
+    assert "[12/12] Sustainability report (sustainability-report) ok" in result.stdout
+    # The default policy names no fairness remedy: the mitigation step passes the model on.
+    assert summary["mitigation"] == "none" and summary["mitigation_gaps"] == []
+    assert "mitigation: none" in summary["mitigation_reason"]
     # The cards, written at deploy time into the version, carry no path of this run.
     version = registry / MODEL / "1"
     texts = {
@@ -212,7 +216,7 @@ def test_user_csv_with_string_label_whitespace_and_question_marks(tmp_path, germ
     )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = load_summary(out)
-    assert summary["status"] == "succeeded" and len(summary["steps"]) == 11
+    assert summary["status"] == "succeeded" and len(summary["steps"]) == 12
     imported = _metrics(summary, "import-csv")
     assert imported["train_rows"] + imported["eval_rows"] == len(data)
     assert _metrics(summary, "train-model")["auc"] > 0.6

@@ -384,11 +384,12 @@ def test_auto_keeps_the_best_candidate_within_budget_on_the_objective(trained):
 def test_compression_chooses_and_fine_tunes_on_the_training_carve(trained, monkeypatch):
     import pandas as pd
 
+    from greenkfp.components._shared.holdout import training_carve
     from greenkfp.components._shared.model_artifact import load_metadata
     from greenkfp.components.compression import optimize, task
 
     labels = (pd.read_csv(trained["train"])["risk"] == 1).astype(int).to_numpy()
-    fit, validation = task._training_carve(labels, load_metadata(trained["model"]), seed=0)
+    fit, validation = training_carve(labels, load_metadata(trained["model"]), seed=0)
     # The same validation rows as training's, from the model's metadata (seed 7, not 0).
     np.testing.assert_array_equal(validation, trained["validation_positions"])
     seen = []
