@@ -33,6 +33,8 @@ Usage::
     .venv/bin/python benchmarks/scale.py --sizes 10000
     .venv/bin/python benchmarks/scale.py                      # 10k, 100k and 1M rows
     .venv/bin/python benchmarks/scale.py --sizes 1000000 --runs-dir /data/scale --keep
+    .venv/bin/python benchmarks/scale.py --sizes 100000 \
+        --beam-pipeline-args=--direct_running_mode=multi_processing,--direct_num_workers=2
 """
 
 from __future__ import annotations
@@ -139,8 +141,14 @@ class TreeMemory(threading.Thread):
                 self.peak[step] = max(self.peak.get(step, 0), rss)
 
 
-def run_size(rows: int, root: Path, seed: int, base: pd.DataFrame) -> dict[str, Any]:
-    """Makes the data, runs the pipeline on it, and returns its figures."""
+def run_size(
+    rows: int, root: Path, seed: int, base: pd.DataFrame, beam_pipeline_args: str = ""
+) -> dict[str, Any]:
+    """Makes the data, runs the pipeline on it, and returns its figures.
+
+    ``beam_pipeline_args`` (comma-separated, as ``greenkfp run`` takes them) go to the
+    run when given, so TFDV and TFMA run through that Beam runner.
+    """
     folder = root / f"rows-{rows}"
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "data.csv"
@@ -164,6 +172,8 @@ def run_size(rows: int, root: Path, seed: int, base: pd.DataFrame) -> dict[str, 
         "--output-dir",
         str(output),
     ]
+    if beam_pipeline_args:
+        command.append(f"--beam-pipeline-args={beam_pipeline_args}")
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     )
@@ -243,15 +253,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs-dir", default="", help="where data and runs go (default: temp)")
     parser.add_argument("--keep", action="store_true", help="keep data and runs")
+    parser.add_argument(
+        "--beam-pipeline-args",
+        default="",
+        help="comma-separated Beam options for TFDV and TFMA, passed to greenkfp run "
+        "(e.g. --beam-pipeline-args=--direct_running_mode=multi_processing,"
+        "--direct_num_workers=2); default: none (TFDV in memory, TFMA in process)",
+    )
     args = parser.parse_args()
     sizes = sorted(set(args.sizes))
-    print(f"scale benchmark on {', '.join(f'{n:,}' for n in sizes)} rows; data: {DATA_NOTE}")
+    beam = f"; Beam: {args.beam_pipeline_args}" if args.beam_pipeline_args else ""
+    print(f"scale benchmark on {', '.join(f'{n:,}' for n in sizes)} rows; data: {DATA_NOTE}{beam}")
     base = embedded_data()
     runs: dict[str, dict] = {}
     root = Path(args.runs_dir or tempfile.mkdtemp(prefix="greenkfp-scale-"))
     try:
         for rows in sizes:
-            runs[str(rows)] = run_size(rows, root, args.seed, base)
+            runs[str(rows)] = run_size(rows, root, args.seed, base, args.beam_pipeline_args)
             run = runs[str(rows)]
             print(
                 f"\n{rows:,} rows: {run['status']} in {run.get('duration_s', 0):.0f} s "
@@ -277,6 +295,7 @@ def main() -> None:
         json.dumps(
             {
                 "data": DATA_NOTE,
+                "beam_pipeline_args": args.beam_pipeline_args,
                 "sizes": sizes,
                 "runs": runs,
                 "growth": factors,

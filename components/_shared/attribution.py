@@ -23,6 +23,7 @@ import pandas as pd
 
 from greenkfp.components._shared.binary_metrics import roc_auc
 from greenkfp.components._shared.errors import InputError
+from greenkfp.components._shared.sampling import bounded_sample
 
 Predictor = Callable[[pd.DataFrame], np.ndarray]
 
@@ -158,6 +159,6 @@ def explain_model(
 ) -> Attributions:
     """:func:`permutation_importance` on at most ``max_rows`` seeded rows (deploy time)."""
     if len(df) > max_rows:
-        picked = np.random.default_rng(0).choice(len(df), size=max_rows, replace=False)
-        df, labels = df.iloc[np.sort(picked)], np.asarray(labels)[np.sort(picked)]
+        picked = bounded_sample(len(df), max_rows, seed=0)
+        df, labels = df.iloc[picked], np.asarray(labels)[picked]
     return permutation_importance(predict, df, labels, features, slice_by=slice_by or ())

@@ -51,10 +51,27 @@ def to_category_strings(values: Any) -> np.ndarray:
     Returns:
         A 1-D numpy array of Python strings (dtype object).
     """
-    out = []
-    for v in pd.Series(values, dtype=object).tolist():
-        out.append(_category_string(v))
-    return np.asarray(out, dtype=object)
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if _one_value_type(series):
+        # Each distinct value is converted once: linear in rows, not a Python call per row.
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        strings = [_category_string(v) for v in uniques]
+        return np.asarray([*strings, ""], dtype=object)[codes]  # code -1 (missing) -> ""
+    return np.asarray([_category_string(v) for v in series.tolist()], dtype=object)
+
+
+def _one_value_type(series: pd.Series) -> bool:
+    """Whether every present value has one type, so equal values convert alike.
+
+    ``True == 1 == 1.0`` would put values that convert differently under one code of
+    ``pd.factorize``; a numeric or boolean dtype, or strings only, cannot mix them.
+    """
+    if series.dtype.kind in "biuf":
+        return True
+    return series.dtype.kind == "O" and pd.api.types.infer_dtype(series, skipna=True) in (
+        "string",
+        "empty",
+    )
 
 
 def _category_string(v: Any) -> str:

@@ -18,6 +18,9 @@ from greenkfp.components._shared.model_artifact import read_manifest
 from greenkfp.components._shared.model_inputs import frame_to_inputs
 from greenkfp.components._shared.tf_setup import import_tensorflow
 
+#: Rows per interpreter call when scoring many rows (:meth:`CompressedModel.predict_batched`).
+PREDICT_BATCH_ROWS = 8192
+
 
 class TFLiteStage:
     """One TFLite model fed named arrays of any batch size.
@@ -110,11 +113,30 @@ class CompressedModel:
         scores = self.core(**{self._core_input: encoded})
         return np.asarray(scores, dtype=np.float32).reshape(-1)
 
+    def predict_batched(
+        self, inputs: dict[str, np.ndarray], batch_rows: int = PREDICT_BATCH_ROWS
+    ) -> np.ndarray:
+        """Scores arrays from :meth:`to_inputs` ``batch_rows`` rows at a time.
+
+        The interpreter's tensors hold one batch, not every row, so memory does not grow
+        with the number of rows scored.
+        """
+        n = len(next(iter(inputs.values()))) if inputs else 0
+        if n <= batch_rows:
+            return self.predict_inputs(inputs)
+        parts = [
+            self.predict_inputs(
+                {name: values[i : i + batch_rows] for name, values in inputs.items()}
+            )
+            for i in range(0, n, batch_rows)
+        ]
+        return np.concatenate(parts)
+
     def __call__(self, df: pd.DataFrame) -> np.ndarray:
         """Scores raw feature rows; returns one float32 score per row."""
         if len(df) == 0:
             return np.zeros((0,), dtype=np.float32)
-        return self.predict_inputs(self.to_inputs(df))
+        return self.predict_batched(self.to_inputs(df))
 
 
 def _read(model_dir: str, name: str) -> bytes:

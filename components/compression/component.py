@@ -34,6 +34,7 @@ def compress_model(
     serving_batch_size: int = 64,
     noise_margin: float = 0.1,
     decision: Optional[Input[Artifact]] = None,
+    max_fine_tune_rows: int = 50000,
 ):
     """Prunes and quantizes a trained model to TFLite, and measures both models.
 
@@ -84,6 +85,9 @@ def compress_model(
             the smallest ships.
         decision: decide_retraining's decision; when it says not to retrain, the step
             writes "skipped" outputs and returns at once. Not given: the step runs.
+        max_fine_tune_rows: Most training rows pruning and QAT fine-tune on: a seeded
+            sample of them on larger data, so the step's time stays bounded (quality
+            figures use every eval row; latency and energy a seeded 2,000 of them).
     """
     from greenkfp.components._shared.skipping import finish_skipped
 
@@ -109,6 +113,7 @@ def compress_model(
             objective=objective,
             serving_batch_size=serving_batch_size,
             noise_margin=noise_margin,
+            max_fine_tune_rows=max_fine_tune_rows,
         )
     )
     with metered_step(step_dir(metrics), country_iso_code, region) as energy:

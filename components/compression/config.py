@@ -41,6 +41,11 @@ class CompressionConfig:
         learning_rate: Adam learning rate of the fine-tuning.
         batch_size: Batch size of the fine-tuning.
         representative_samples: Train rows calibrating int8 quantization.
+        max_fine_tune_rows: Most training rows pruning and QAT fine-tune on (a seeded
+            sample of the rows training fitted on; all of them when fewer), so that
+            fine-tuning's cost stays bounded on large data.
+        max_serving_rows: Most eval rows latency and energy are measured on (a seeded
+            sample); quality figures use every eval row.
         max_accuracy_drop: ``auto`` keeps candidates whose accuracy drop (fraction) is at
             most this.
         max_auc_drop: ``auto`` keeps candidates whose AUC drop is at most this.
@@ -76,6 +81,8 @@ class CompressionConfig:
     learning_rate: float = 5e-4
     batch_size: int = 32
     representative_samples: int = 200
+    max_fine_tune_rows: int = 50_000
+    max_serving_rows: int = 2_000
     max_accuracy_drop: float = 0.01
     max_auc_drop: float = 0.01
     budget_alpha: float = 0.05
@@ -99,6 +106,8 @@ class CompressionConfig:
         for name in ("fine_tune_epochs", "batch_size", "representative_samples", "latency_runs"):
             _check_positive_int(name, getattr(self, name))
         for name in ("threads", "energy_predictions", "serving_batch_size"):
+            _check_positive_int(name, getattr(self, name))
+        for name in ("max_fine_tune_rows", "max_serving_rows"):
             _check_positive_int(name, getattr(self, name))
         if self.objective not in OBJECTIVES:
             raise InputError(f"unknown objective {self.objective!r}; use one of {OBJECTIVES}")

@@ -30,6 +30,7 @@ from greenkfp.components._shared.model_artifact import (
     write_manifest,
 )
 from greenkfp.components._shared.model_inputs import model_input_specs
+from greenkfp.components._shared.sampling import bounded_sample
 from greenkfp.components._shared.saved_model import write_saved_model
 from greenkfp.components._shared.task_head import task_head
 from greenkfp.components._shared.tflite_runtime import CompressedModel
@@ -124,9 +125,13 @@ def run_compress_model(
     Rows: the validation rows that training carved from the training data (the same carve:
     fraction, cap and seed read from the model's metadata) decide each candidate's
     quality budget verdict (``within_budget``), so no choice is made on the evaluation
-    rows; pruning and QAT fine-tune on the other training rows, and int8 calibrates on
-    them. The evaluation rows give the reported quality figures (accuracy, AUC, their
-    drops) and are the inputs of the latency and energy measurements.
+    rows; pruning and QAT fine-tune on the other training rows (a seeded sample of at
+    most ``config.max_fine_tune_rows``), and int8 calibrates on
+    ``config.representative_samples`` of those. All the evaluation rows give the reported
+    quality figures (accuracy, AUC, their drops); latency and energy are measured on a
+    seeded sample of at most ``config.max_serving_rows`` of them (a row's values do not
+    change a fixed-shape model's cost), so the step's work beyond scoring stays bounded
+    whatever the data's size.
 
     Every model is measured the same way: end to end from raw rows through the TFLite
     interpreter (base: float32 conversion of the trained model), at batch 1 and at
@@ -166,9 +171,23 @@ def run_compress_model(
     fit_positions, validation_positions = training_carve(y_all, metadata, config.seed)
     validation_df = train_df.iloc[validation_positions].reset_index(drop=True)
     y_validation = y_all[validation_positions]
-    y_train = y_all[fit_positions].astype(np.float32)
+    # Fine-tuning and int8 calibration: a bounded seeded sample of the fitting rows.
+    tune_positions = bounded_sample(fit_positions, config.max_fine_tune_rows, config.seed)
+    y_train = y_all[tune_positions].astype(np.float32)
     y_eval = encode_label(eval_df[label], pos, neg)
-    x_train = stages.encode(preprocess, train_df.iloc[fit_positions].reset_index(drop=True))
+    x_train = stages.encode(preprocess, train_df.iloc[tune_positions].reset_index(drop=True))
+    del train_df  # only the validation and fine-tuning rows are needed from here on
+    # Latency and energy: a bounded seeded sample of the eval rows (quality: all of them).
+    serving_df = eval_df.iloc[
+        bounded_sample(len(eval_df), config.max_serving_rows, config.seed)
+    ].reset_index(drop=True)
+    log(
+        f"rows: quality on all {len(eval_df):,} eval rows, budget verdict on "
+        f"{len(validation_df):,} validation rows; fine-tuning and int8 calibration on "
+        f"{len(tune_positions):,} of {len(fit_positions):,} training rows (seeded sample, "
+        f"at most {config.max_fine_tune_rows:,}); latency and energy on "
+        f"{len(serving_df):,} eval rows (seeded sample, at most {config.max_serving_rows:,})"
+    )
     rng = np.random.default_rng(config.seed)
     take = min(config.representative_samples, len(x_train))
     representative = x_train[rng.choice(len(x_train), size=take, replace=False)]
@@ -183,7 +202,7 @@ def run_compress_model(
     def serving(model: CompressedModel) -> dict[str, float]:
         return measure.serving(
             model,
-            eval_df,
+            serving_df,
             batch_size=config.serving_batch_size,
             runs=config.latency_runs,
             warmup=config.latency_warmup,
@@ -195,10 +214,11 @@ def run_compress_model(
 
     base_core = optimize.to_tflite(core)
     base = Candidate("base", [], 0.0, base_core, None)
-    base_scores = _score(base, load(base_core), eval_df, y_eval)
-    base_validation_scores = load(base_core).predict_inputs(
-        load(base_core).to_inputs(validation_df)
-    )
+    # Raw rows become model inputs once; every candidate scores the same arrays.
+    eval_inputs = load(base_core).to_inputs(eval_df)
+    validation_inputs = load(base_core).to_inputs(validation_df)
+    base_scores = _score(base, load(base_core), eval_inputs, y_eval)
+    base_validation_scores = load(base_core).predict_batched(validation_inputs)
     base_validation_auc = binary_metrics(y_validation, base_validation_scores)["auc"]
     base.total_bytes, base.gzip_bytes = measure.sizes([preprocess_tflite, base_core])
     base.serving = serving(load(base_core))
@@ -247,15 +267,14 @@ def run_compress_model(
         cand = Candidate(name, list(methods), sparsity, tflite, model if keras_level else None)
         measure_started = time.monotonic()
         timing["fine_tune_s"] = measure_started - started
-        scores = _score(cand, load(tflite), eval_df, y_eval)
+        scores = _score(cand, load(tflite), eval_inputs, y_eval)
         paired = budget.paired_drop(y_eval, base_scores, scores, alpha=config.budget_alpha)
         cand.accuracy_drop, cand.accuracy_drop_upper = paired.drop, paired.upper
         cand.accuracy_drop_p_value = paired.p_value
         cand.auc_drop = base.auc - cand.auc
         cand.agreement = float(np.mean((base_scores >= 0.5) == (scores >= 0.5)))
         # The verdict, and so auto's choice, comes from the validation rows only.
-        compressed = load(tflite)
-        validation_scores = compressed.predict_inputs(compressed.to_inputs(validation_df))
+        validation_scores = load(tflite).predict_batched(validation_inputs)
         checked = budget.paired_drop(
             y_validation, base_validation_scores, validation_scores, alpha=config.budget_alpha
         )
@@ -370,9 +389,11 @@ def _describe(cand: Candidate) -> str:
     )
 
 
-def _score(cand: Candidate, model: CompressedModel, eval_df: pd.DataFrame, y: np.ndarray) -> Any:
+def _score(
+    cand: Candidate, model: CompressedModel, eval_inputs: dict[str, np.ndarray], y: np.ndarray
+) -> Any:
     """Sets the candidate's accuracy and AUC; returns its eval scores."""
-    scores = model.predict_inputs(model.to_inputs(eval_df))
+    scores = model.predict_batched(eval_inputs)
     quality = binary_metrics(y, scores)
     cand.accuracy, cand.auc = quality["accuracy"], quality["auc"]
     return scores

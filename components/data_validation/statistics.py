@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from greenkfp.components._shared import io as uri_io
+from greenkfp.components._shared.beam_options import beam_options
 from greenkfp.components._shared.errors import InputError
 
 if TYPE_CHECKING:
@@ -54,7 +55,8 @@ def compute_statistics(
     Args:
         dataset_path: A dataset written by :func:`greenkfp.components._shared.io.write_dataset`.
         beam_pipeline_args: Beam options such as ``["--runner=DataflowRunner", ...]``;
-            empty means TFDV's in-memory path.
+            empty means TFDV's in-memory path. Without ``--runner``, the in-process
+            DirectRunner (``_shared.beam_options``), never Beam's downloading default.
 
     Returns:
         The statistics proto.
@@ -70,7 +72,7 @@ def compute_statistics(
             return tfdv.generate_statistics_from_csv(
                 data_location=dataset_path,
                 output_path=os.path.join(tmp, "stats.tfrecord"),
-                pipeline_options=PipelineOptions(list(beam_pipeline_args)),
+                pipeline_options=PipelineOptions(beam_options(beam_pipeline_args)),
             )
     df = uri_io.read_dataset(dataset_path)
     if df.empty:

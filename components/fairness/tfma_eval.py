@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 import pandas as pd
 
 from greenkfp.components._shared import progress
+from greenkfp.components._shared.beam_options import beam_options
 from greenkfp.components._shared.errors import InputError
 from greenkfp.components._shared.tf_setup import ensure_legacy_keras
 from greenkfp.components.fairness.gaps import (
@@ -124,19 +125,6 @@ def run(
         options = " ".join(beam_options(beam_pipeline_args))
         with progress.timed("TFMA fairness evaluation", f"{len(frame):,} rows, {options}"):
             return _run(frame, config, output_path, beam_pipeline_args)
-
-
-def beam_options(beam_pipeline_args: Sequence[str]) -> list[str]:
-    """The user's Beam options, with the DirectRunner unless they name a runner.
-
-    Beam 2.72's default runner (Prism) downloads its binary from GitHub at run time: a
-    cluster without internet access would fail or wait, so the in-process DirectRunner is
-    the default here, as it was for ``tfma.analyze_raw_data`` before Beam changed it.
-    """
-    args = list(beam_pipeline_args)
-    if not any(a == "--runner" or a.startswith("--runner=") for a in args):
-        args.insert(0, "--runner=DirectRunner")
-    return args
 
 
 def _run(

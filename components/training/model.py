@@ -40,6 +40,8 @@ ONE_HOT_MAX_VOCAB = 32
 # At most this many most frequent values of a categorical feature get their own index; the
 # rest share the out-of-vocabulary bucket with unseen and missing values.
 MAX_VOCAB = 10_000
+#: Rows per step when ``Normalization`` layers adapt to the training data.
+ADAPT_BATCH_ROWS = 65_536
 # Name of the output layer of the default model.
 OUTPUT_NAME = "score"
 
@@ -401,7 +403,9 @@ def build_default_model(
         present = values[~np.isnan(values)]
         if present.size:
             norm = tf_keras.layers.Normalization(axis=-1, name=f"{name}_norm")
-            norm.adapt(present.reshape(-1, 1))
+            # Rows per adapt step: Keras' default of 32 makes 22,500 steps of 1M rows
+            # (about 20 s per feature); the statistics are the same (float rounding).
+            norm.adapt(present.reshape(-1, 1), batch_size=ADAPT_BATCH_ROWS)
         else:  # no value seen: every input is imputed to 0.
             norm = tf_keras.layers.Normalization(
                 axis=-1, mean=0.0, variance=1.0, name=f"{name}_norm"

@@ -386,7 +386,7 @@ def test_compression_chooses_and_fine_tunes_on_the_training_carve(trained, monke
 
     from greenkfp.components._shared.holdout import training_carve
     from greenkfp.components._shared.model_artifact import load_metadata
-    from greenkfp.components.compression import optimize
+    from greenkfp.components.compression import optimize, task
 
     labels = (pd.read_csv(trained["train"])["risk"] == 1).astype(int).to_numpy()
     fit, validation = training_carve(labels, load_metadata(trained["model"]), seed=0)
@@ -402,6 +402,28 @@ def test_compression_chooses_and_fine_tunes_on_the_training_carve(trained, monke
     monkeypatch.setattr(optimize, "_fine_tune", spy)
     _compress(trained, "prune-carve", methods=["prune"], fine_tune_epochs=1)
     assert seen == [len(fit)] == [trained["fit_rows"]]  # not the validation or eval rows
+    # On large data fine-tuning and the serving measurements take bounded seeded samples;
+    # quality figures still come from every eval row.
+    served = []
+    real_serving = task.measure.serving
+
+    def serving_spy(model, rows, **kwargs):
+        served.append(len(rows))
+        return real_serving(model, rows, **kwargs)
+
+    monkeypatch.setattr(task.measure, "serving", serving_spy)
+    lines = []
+    capped = {"max_fine_tune_rows": 300, "max_serving_rows": 50}
+    task.run_compress_model(
+        **paths(trained, trained["root"] / "prune-capped"),
+        config=CompressionConfig.from_dict(
+            {**FAST, "methods": ["prune"], "fine_tune_epochs": 1, **capped}
+        ),
+        log=lines.append,
+    )
+    assert seen[1:] == [300] and served == [50, 50]
+    assert f"on 300 of {len(fit):,} training rows (seeded sample, at most 300)" in lines[0]
+    assert f"quality on all {len(trained['eval_df']):,} eval rows" in lines[0]
 
 
 @pytest.mark.slow

@@ -91,6 +91,28 @@ def test_beam_path_gives_same_counts(train_eval, tmp_path):
     assert (beam.rows, beam.columns) == (in_memory.rows, in_memory.columns)
 
 
+def test_beam_options_without_a_runner_get_the_direct_runner(train_eval, tmp_path, monkeypatch):
+    import tensorflow_data_validation as tfdv
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    train, _ = train_eval
+    data = str(tmp_path / "train.csv")
+    uri_io.write_dataset(train, data)
+    seen = []
+    monkeypatch.setattr(
+        tfdv, "generate_statistics_from_csv", lambda **kwargs: seen.append(kwargs) or "stats"
+    )
+    local = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    assert stats_lib.compute_statistics(data, local) == "stats"
+    options = seen[0]["pipeline_options"]
+    # Never Beam's default runner (Prism), which downloads a binary at run time.
+    assert options.view_as(StandardOptions).runner == "DirectRunner"
+    assert options.view_as(DirectOptions).direct_running_mode == "multi_processing"
+    assert options.view_as(DirectOptions).direct_num_workers == 2
+    stats_lib.compute_statistics(data, ["--runner=DataflowRunner"])
+    assert seen[1]["pipeline_options"].view_as(StandardOptions).runner == "DataflowRunner"
+
+
 def test_schema_options(train_stats_and_schema):
     _, schema = train_stats_and_schema
     features = {f.name: f for f in schema.feature}

@@ -44,6 +44,12 @@ def test_input_name():
 def test_category_strings():
     got = to_category_strings(pd.Series([2, 2.0, None, float("nan"), " a ", True]))
     assert got.tolist() == ["2", "2", "", "", "a", "True"]
+    # Typed columns convert each distinct value once; the strings are the same per row.
+    assert to_category_strings(pd.Series([1.0, 2.5, np.nan, 1.0])).tolist() == ["1", "2.5", "", "1"]
+    assert to_category_strings(pd.Series([" b", "a", None, "b "])).tolist() == ["b", "a", "", "b"]
+    assert to_category_strings(pd.Series([3, 1, 3])).tolist() == ["3", "1", "3"]
+    # Mixed types stay per value: True, 1 and 1.0 are equal in Python but not as categories.
+    assert to_category_strings(pd.Series([True, 1, 1.0])).tolist() == ["True", "1", "1"]
 
 
 # ----------------------------------------------------------------------------- labels, metrics
