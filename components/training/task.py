@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from greenkfp.components._shared import io as uri_io
 from greenkfp.components._shared import reweighing
@@ -83,32 +84,17 @@ def reweigh_features(policy_text: str, columns: list[str]) -> list[str]:
 
 
 def _train_reference(
-    train_df: Any,
-    eval_df: Any,
-    label_column: str,
-    positive_label: str,
-    hparams: dict[str, Any],
-    spec: Any,
-    module_file: Optional[str],
+    fit: Callable[..., Any],
     reference_dir: str,
     country_iso_code: str,
     region: str,
 ) -> dict[str, Any]:
-    """Trains and saves the unweighted reference, energy-metered; returns its metadata."""
+    """Trains (``fit()``, unweighted) and saves the reference, energy-metered; its metadata."""
     from greenkfp.components._shared.metering import metered_step
-    from greenkfp.components.training import trainer
     from greenkfp.components.training.export import save_model
 
     with metered_step(reference_dir, country_iso_code, region) as energy:
-        result = trainer.train(
-            train_df,
-            eval_df,
-            label_column,
-            positive_label,
-            hparams,
-            feature_spec=spec,
-            module_file=module_file,
-        )
+        result = fit()
     save_model(result, reference_dir)
     return {
         reweighing.REFERENCE_ENERGY_KEY: energy.to_dict(),
@@ -179,21 +165,8 @@ def run_train_model(
     reference: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as workdir:
         local_module = _local_module_file(module_file, workdir)
-        if features:
-            reference = _train_reference(
-                train_df,
-                eval_df,
-                label_column,
-                positive_label,
-                hparams,
-                spec,
-                local_module,
-                os.path.join(model_dir, reweighing.REFERENCE_DIRNAME),
-                country_iso_code,
-                region,
-            )
-            reference["reweighing"]["features"] = features
-        result = trainer.train(
+        fit = functools.partial(
+            trainer.train,
             train_df,
             eval_df,
             label_column,
@@ -201,8 +174,16 @@ def run_train_model(
             hparams,
             feature_spec=spec,
             module_file=local_module,
-            reweigh_features=features,
         )
+        if features:
+            reference = _train_reference(
+                fit,
+                os.path.join(model_dir, reweighing.REFERENCE_DIRNAME),
+                country_iso_code,
+                region,
+            )
+            reference["reweighing"]["features"] = features
+        result = fit(reweigh_features=features)
     export = save_model(result, model_dir)
     if reference:
         write_metadata(model_dir, {**load_metadata(model_dir), **reference})
