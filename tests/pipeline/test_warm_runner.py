@@ -45,17 +45,19 @@ def probe_metadata(summary) -> list[dict]:
 
 
 def running_fork_servers() -> list[str]:
-    """Processes running this checkout's fork server."""
-    from pathlib import Path
+    """This test process's descendants running the checkout's fork server.
+
+    Only descendants: another test process (pytest-xdist) may hold its own server.
+    """
+    import psutil
 
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for child in psutil.Process().children(recursive=True):
         try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
+            if str(SERVER_SCRIPT) in child.cmdline():
+                found.append(str(child.pid))
+        except psutil.Error:
             continue
-        if str(SERVER_SCRIPT).encode() in args:
-            found.append(cmdline.parent.name)
     return found
 
 
