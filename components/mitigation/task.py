@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Optional
 
 import numpy as np
-import pandas as pd
 
 from greenkfp.components._shared import group_thresholds
 from greenkfp.components._shared import io as uri_io
@@ -34,7 +33,8 @@ from greenkfp.components._shared.step_keys import (
     MAX_FAIRNESS_GAP,
     fairness_key,
 )
-from greenkfp.components.mitigation import gated, thresholds
+from greenkfp.components.mitigation import gated, remedies
+from greenkfp.components.mitigation.remedies import Attempt, Rows
 
 RECORD_FILE = "mitigation.json"
 NONE = "none"
@@ -56,18 +56,6 @@ REFUSED = {
         "registry and greenkfp serve could not serve as the gated artifact"
     ),
 }
-
-
-@dataclass
-class Attempt:
-    """One remedy tried (or refused), and what it gave on the evaluation rows."""
-
-    method: str
-    outcome: str  # kept, failed or refused
-    reason: str
-    gaps_after: list[dict[str, Any]] = field(default_factory=list)
-    quality_after: dict[str, float] = field(default_factory=dict)
-    thresholds: Optional[dict[str, Any]] = None
 
 
 @dataclass
@@ -139,164 +127,6 @@ def _json_ready(value: Any) -> Any:
 def _fairness_figures(fairness: Mapping[str, float]) -> dict[str, float]:
     """The fairness step's figures without its energy readings (the step adds its own)."""
     return {k: float(v) for k, v in fairness.items() if k not in ENERGY_KEYS}
-
-
-def _gap_rows(
-    gaps: list[gated.GatedGap],
-    before: list[gated.MeasuredGap],
-    after: Optional[list[gated.MeasuredGap]],
-) -> list[dict[str, Any]]:
-    rows = []
-    for i, g in enumerate(gaps):
-        rows.append(
-            {
-                "metric": g.metric,
-                "feature": g.feature,
-                "key": g.key,
-                "bound": g.bound,
-                "before": before[i].to_dict(),
-                "after": (after or before)[i].to_dict(),
-            }
-        )
-    return rows
-
-
-@dataclass
-class Rows:
-    """The evaluation rows and the carved validation rows, with the model's scores."""
-
-    eval_df: pd.DataFrame
-    y_eval: np.ndarray
-    scores_eval: np.ndarray
-    validation_df: pd.DataFrame
-    y_validation: np.ndarray
-    scores_validation: np.ndarray
-    buckets: dict[str, list[float]]
-    min_slice_size: int
-    reference_scores_eval: Optional[np.ndarray] = None
-    reference_energy: dict[str, Any] = field(default_factory=dict)
-
-
-def _try_thresholds(
-    policy: Policy,
-    gaps: list[gated.GatedGap],
-    before: list[gated.MeasuredGap],
-    data: Rows,
-) -> tuple[Attempt, Optional[np.ndarray]]:
-    """Chooses per-group thresholds on the validation rows; judges them on the eval rows."""
-    at = policy.fairness_threshold
-    excess = {}
-    for g, m in zip(gaps, before):
-        single = gated.CROSS_SEPARATOR not in g.feature or g.feature in data.eval_df.columns
-        if single and not math.isnan(m.gap) and m.gap > g.bound:
-            excess[g.feature] = max(excess.get(g.feature, 0.0), m.gap - g.bound)
-    if not excess:
-        return Attempt(
-            "thresholds",
-            "failed",
-            "per-group thresholds are chosen on one sensitive feature; the gaps over their "
-            "bound are of feature crosses",
-        ), None
-    feature = max(sorted(excess), key=lambda f: excess[f])
-    metrics = sorted({g.metric for g in gaps if g.feature == feature})
-    groups_validation = gated.row_groups(data.validation_df, feature, data.buckets)
-    chosen, targets = thresholds.choose(
-        data.y_validation,
-        data.scores_validation,
-        groups_validation,
-        metrics,
-        at,
-        min_rows=data.min_slice_size,
-    )
-    spec = group_thresholds.GroupThresholds(
-        feature=feature,
-        thresholds=chosen,
-        operating_threshold=at,
-        boundaries=tuple(data.buckets.get(feature, ())),
-        criterion=thresholds.criterion(metrics),
-        chosen_on=(
-            f"{len(data.validation_df)} validation rows carved from the training data (the "
-            "trainer's early-stopping rows); never the evaluation rows"
-        ),
-        extra={"target_rates": targets},
-    )
-    scores_after = spec.apply(data.scores_eval, data.eval_df)
-    after = gated.measure(
-        gaps, data.eval_df, data.y_eval, scores_after, data.buckets, at, data.min_slice_size
-    )
-    over = gated.within(gaps, after)
-    quality = gated.accuracy_and_auc(data.y_eval, scores_after, at)
-    rows = _gap_rows(gaps, before, after)
-    summary = ", ".join(f"{g}: {t:.3f}" for g, t in sorted(chosen.items()))
-    small = thresholds.too_small(data.y_validation, groups_validation, metrics, data.min_slice_size)
-    if small:
-        summary += (
-            f"; {', '.join(small)} kept the operating threshold (fewer than "
-            f"{data.min_slice_size} validation rows, or none the rate counts)"
-        )
-    if over:
-        return Attempt(
-            "thresholds",
-            "failed",
-            f"per-group thresholds by {feature} ({spec.criterion}; {summary}) leave "
-            + "; ".join(over),
-            rows,
-            quality,
-            spec.to_dict(),
-        ), None
-    return Attempt(
-        "thresholds",
-        "kept",
-        f"per-group thresholds by {feature} ({spec.criterion}; {summary}) bring every gated "
-        "gap within the policy",
-        rows,
-        quality,
-        spec.to_dict(),
-    ), scores_after
-
-
-def _try_reweigh(
-    gaps: list[gated.GatedGap], data: Rows, at: float
-) -> tuple[Attempt, list[gated.MeasuredGap], dict[str, float]]:
-    """Judges the reweighed model (the candidate) against its unweighted reference.
-
-    Both are measured with the same code on the same evaluation rows: before is the
-    reference, after the candidate. Returns the attempt, the reference's gaps and quality.
-    """
-    assert data.reference_scores_eval is not None
-    before = gated.measure(
-        gaps,
-        data.eval_df,
-        data.y_eval,
-        data.reference_scores_eval,
-        data.buckets,
-        at,
-        data.min_slice_size,
-    )
-    after = gated.measure(
-        gaps, data.eval_df, data.y_eval, data.scores_eval, data.buckets, at, data.min_slice_size
-    )
-    quality_before = gated.accuracy_and_auc(data.y_eval, data.reference_scores_eval, at)
-    quality = gated.accuracy_and_auc(data.y_eval, data.scores_eval, at)
-    over = gated.within(gaps, after)
-    rows = _gap_rows(gaps, before, after)
-    what = (
-        "the model trained with reweighing sample weights (before: its unweighted reference, "
-        "same seed and hyperparameters)"
-    )
-    if over:
-        return (
-            Attempt("reweigh", "failed", f"{what} leaves " + "; ".join(over), rows, quality),
-            (before),
-            quality_before,
-        )
-    return (
-        Attempt(
-            "reweigh", "kept", f"{what} brings every gated gap within the policy", rows, quality
-        ),
-        before,
-        quality_before,
-    )
 
 
 def _gate_figures(
@@ -400,7 +230,7 @@ def mitigate(
             requested,
             NONE,
             "every gated gap is within the policy; nothing to mitigate",
-            _gap_rows(gaps, before, None),
+            remedies.gap_rows(gaps, before, None),
             quality,
             [],
             passthrough,
@@ -415,11 +245,11 @@ def mitigate(
             attempts.append(Attempt(method, "refused", NOT_REWEIGHED))
             continue
         if method == "reweigh":
-            attempt = _try_reweigh(gaps, data, at)[0]
+            attempt = remedies.try_reweigh(gaps, data, at)[0]
             scores_after = data.scores_eval if attempt.outcome == "kept" else None
             energy = data.reference_energy
         else:
-            attempt, scores_after = _try_thresholds(policy, gaps, before, data)
+            attempt, scores_after = remedies.try_thresholds(policy, gaps, before, data)
             energy = {}
         attempts.append(attempt)
         if scores_after is None:
@@ -444,7 +274,13 @@ def mitigate(
         + " ".join(f"{a.method}: {a.reason}." for a in attempts)
     )
     return MitigationOutcome(
-        requested, NONE, reason, _gap_rows(gaps, before, None), quality, attempts, passthrough
+        requested,
+        NONE,
+        reason,
+        remedies.gap_rows(gaps, before, None),
+        quality,
+        attempts,
+        passthrough,
     ), None
 
 
@@ -457,7 +293,7 @@ def _reweigh_outcome(
 ) -> tuple[MitigationOutcome, Optional[np.ndarray]]:
     """``mitigation: reweigh`` on a model trained reweighed: judged against its reference."""
     at = policy.fairness_threshold
-    attempt, _, quality_before = _try_reweigh(gaps, data, at)
+    attempt, _, quality_before = remedies.try_reweigh(gaps, data, at)
     quality = {"before": quality_before, "after": attempt.quality_after}
     if attempt.outcome == "kept":
         figures = _gate_figures(fairness, policy, data, data.scores_eval, attempt.quality_after)
