@@ -1,8 +1,9 @@
 """Benchmark: training time of ``trainer.train`` on the embedded data and on resamples of it.
 
 For each size, the embedded German Credit rows (1,000) are used as they are (``--rows 0``)
-or resampled with replacement to the given row count, with seeded noise on the numeric
-columns (x (1 + N(0, 0.05)), rounded back to integers) so that rows are not exact copies.
+or resampled with replacement to the given row count by ``scale.resample`` (the scale
+benchmark's data: seeded 5 % noise on the numeric columns, rounded back to integers) so
+that rows are not exact copies.
 The rows are split 80/20 (seed 42) into training and evaluation data as ``import_csv``
 does, and trained with the default hyperparameters (or ``--hparams`` JSON), quietly. The
 figures are wall times of one run on this machine: compare them within one invocation.
@@ -27,24 +28,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from scale import resample  # benchmarks/ is on the path when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "pipelines" / "data" / "german_credit.csv"
 LABEL = "risk"
-
-
-def resample(df: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
-    """``rows`` rows drawn with replacement, numeric columns jittered by 5 % (seeded)."""
-    rng = np.random.default_rng(seed)
-    out = df.iloc[rng.integers(0, len(df), size=rows)].reset_index(drop=True)
-    for col in out.columns:
-        if col == LABEL or not pd.api.types.is_numeric_dtype(out[col]) or col == "job":
-            continue
-        noisy = out[col].to_numpy(float) * (1 + rng.normal(0, 0.05, size=rows))
-        out[col] = np.maximum(np.round(noisy), 0).astype(out[col].dtype)
-    return out
 
 
 def run(rows: int, hparams: dict) -> dict:
@@ -54,7 +43,7 @@ def run(rows: int, hparams: dict) -> dict:
 
     df = pd.read_csv(DATA)
     if rows:
-        df = resample(df, rows)
+        df = resample(df, rows, seed=0)
     eval_df = df.sample(frac=0.2, random_state=42)
     train_df = df.drop(eval_df.index).reset_index(drop=True)
     eval_df = eval_df.reset_index(drop=True)
